@@ -1,0 +1,126 @@
+# Kargo: a Kubernetes operator that deploys and keeps service stacks on Docker Swarm.
+
+IMG ?= kargo.local/kargo:dev
+K8S_VERSION ?= 1.37.1
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE ?= kubectl kustomize
+GO_TEST_FLAGS ?= -count=1
+export K8S_VERSION
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+.DEFAULT_GOAL := help
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs and RBAC from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=kargo-manager crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate deepcopy code.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## Fail when generated files differ from the committed ones.
+	@git diff --exit-code -- config api || { echo "generated files are stale: run 'make manifests generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- config api)" || { git status --porcelain -- config api; echo "untracked generated files: commit them"; exit 1; }
+
+.PHONY: envtest-assets
+envtest-assets: ## Build (once) kube-apiserver and copy etcd into bin/k8s/<version>.
+	@hack/envtest-assets.sh >/dev/null
+
+.PHONY: swarm-up
+swarm-up: ## Start the local single-node Swarm (own dockerd on a private socket).
+	@hack/swarm.sh up >/dev/null
+
+.PHONY: swarm-down
+swarm-down: ## Stop the local Swarm and remove its state.
+	hack/swarm.sh down
+
+.PHONY: test-unit
+test-unit: ## Unit tests of the pure packages.
+	go test $(GO_TEST_FLAGS) ./api/... ./internal/...
+
+.PHONY: test
+test: manifests generate fmt vet envtest-assets swarm-up ## Unit tests, then envtest + swarm-backed tests.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
+		go test $(GO_TEST_FLAGS) -v ./... 2>&1 | tee $(LOCALBIN)/test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
+	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test.log && { echo "tests failed: see bin/test.log"; exit 1; } || true
+
+.PHONY: bench
+bench: envtest-assets swarm-up ## Benchmarks (ratios against a peer in the same run).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
+		go test -run '^$$' -bench . -benchmem ./...
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the kargo binary into bin/.
+	go build -o $(LOCALBIN)/kargo .
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager against the current kubeconfig.
+	go run . manager
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a Docker engine with network access).
+	docker build -t $(IMG) .
+
+.PHONY: build-installer
+build-installer: manifests generate ## Write dist/install.yaml: CRDs, RBAC and the manager Deployment.
+	mkdir -p dist
+	cd config/manager && kubectl kustomize . >/dev/null
+	$(KUSTOMIZE) config/default | sed 's|image: controller:latest|image: $(IMG)|' > dist/install.yaml
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) config/crd | kubectl apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests ## Remove the CRDs (and with them every Kargo object).
+	$(KUSTOMIZE) config/crd | kubectl delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests ## Deploy the manager into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) config/default | sed 's|image: controller:latest|image: $(IMG)|' | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: ## Remove the manager from the cluster.
+	$(KUSTOMIZE) config/default | kubectl delete --ignore-not-found -f -
+
+.PHONY: quickstart
+quickstart: build envtest-assets ## Local apiserver + local Swarm + manager + samples, wait until Ready.
+	hack/quickstart.sh up
+
+.PHONY: quickstart-down
+quickstart-down: ## Stop everything quickstart started.
+	hack/quickstart.sh down
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)

@@ -1,0 +1,70 @@
+package v1alpha1
+
+// Condition types, following kstatus: Ready is always present; Reconciling
+// and Stalled only while they are True.
+const (
+	// ReadyCondition tells whether the object has converged on the Swarm.
+	ReadyCondition = "Ready"
+	// ReconcilingCondition is True while the controller makes progress.
+	ReconcilingCondition = "Reconciling"
+	// StalledCondition is True when retrying cannot help without a change of
+	// the object or of what it references.
+	StalledCondition = "Stalled"
+)
+
+// Condition reasons, CamelCase as required by metav1.Condition.
+const (
+	// ReconciledReason: the last reconcile succeeded and everything converged.
+	ReconciledReason = "Reconciled"
+	// ProgressingReason: work is underway (message says which phase).
+	ProgressingReason = "Progressing"
+	// UnreachableReason: the Docker endpoint did not answer.
+	UnreachableReason = "Unreachable"
+	// NotSwarmManagerReason: the endpoint answers but is not a Swarm manager.
+	NotSwarmManagerReason = "NotSwarmManager"
+	// TLSErrorReason: the TLS Secret is missing, malformed, or the handshake failed.
+	TLSErrorReason = "TLSError"
+	// EnvironmentNotReadyReason: the referenced Environment is missing or not Ready.
+	EnvironmentNotReadyReason = "EnvironmentNotReady"
+	// ConflictReason: a Swarm object with the desired name exists and Kargo does not own it.
+	ConflictReason = "Conflict"
+	// InvalidSpecReason: the spec refers to things that do not exist or cannot work together.
+	InvalidSpecReason = "InvalidSpec"
+	// SourceNotFoundReason: a referenced ConfigMap or Secret (or key) is missing.
+	SourceNotFoundReason = "SourceNotFound"
+	// RenderFailedReason: the merged configuration could not be rendered.
+	RenderFailedReason = "RenderFailed"
+	// ApplyFailedReason: the Swarm refused a create or update.
+	ApplyFailedReason = "ApplyFailed"
+	// ServicesNotReadyReason: some services have not converged yet.
+	ServicesNotReadyReason = "ServicesNotReady"
+	// TaskFailedReason: a service's tasks fail (message carries the task error).
+	TaskFailedReason = "TaskFailed"
+	// RolledBackReason: a service update failed and Swarm rolled it back.
+	RolledBackReason = "RolledBack"
+	// DependencyNotReadyReason: a dependsOn target is not Ready yet.
+	DependencyNotReadyReason = "DependencyNotReady"
+	// StackNotFoundReason: a Service's stackRef names no Stack.
+	StackNotFoundReason = "StackNotFound"
+	// SuspendedReason: reconciliation is suspended by spec.suspend.
+	SuspendedReason = "Suspended"
+	// DeletingReason: the object is being removed from the Swarm.
+	DeletingReason = "Deleting"
+)
+
+// Finalizer keeps a Stack (or Environment) until its Swarm objects are gone.
+const Finalizer = "swarm.kargo.io/finalizer"
+
+// Labels and annotations Kargo puts on Kubernetes and Swarm objects.
+const (
+	// StackLabel names, on a Service, the Stack it belongs to.
+	StackLabel = "swarm.kargo.io/stack"
+	// OwnerLabel marks a Swarm object as Kargo's: "<k8s-namespace>/<stack>".
+	OwnerLabel = "swarm.kargo.io/owner"
+	// SpecHashLabel holds the hash of the desired spec of a Swarm object.
+	SpecHashLabel = "swarm.kargo.io/spec-hash"
+	// StackNamespaceLabel is the label docker stack deploy sets; docker stack ps/services read it.
+	StackNamespaceLabel = "com.docker.stack.namespace"
+	// LogicalNameLabel holds, on a Swarm config, secret or network, the name used in manifests.
+	LogicalNameLabel = "swarm.kargo.io/name"
+)

@@ -1,0 +1,246 @@
+// Package swarm holds every call Kargo makes to the Docker Engine API:
+// connecting, converting Services to Swarm specs, applying them with
+// ownership labels, and observing tasks. Nothing else in Kargo imports the
+// Docker client, so a move to another client library touches this package only.
+package swarm
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+	dockerclient "github.com/docker/docker/client"
+)
+
+// TLSMaterial is the PEM content of a client certificate and its CA.
+type TLSMaterial struct {
+	CA   []byte
+	Cert []byte
+	Key  []byte
+}
+
+// Endpoint says how to reach a Docker Engine API.
+type Endpoint struct {
+	// Host is unix:///path or tcp://host:port.
+	Host string
+	// TLS, when set, authenticates both ends of a tcp:// connection.
+	TLS *TLSMaterial
+}
+
+// Client is a Docker Engine API client for one Environment. It counts the
+// requests that change the Swarm, so tests can assert that a no-op
+// reconcile writes nothing.
+type Client struct {
+	api    dockerclient.APIClient
+	writes *atomic.Int64
+}
+
+// ErrorKind classifies why an endpoint cannot be used.
+type ErrorKind string
+
+const (
+	// KindUnreachable: the endpoint did not answer.
+	KindUnreachable ErrorKind = "Unreachable"
+	// KindTLS: TLS material is invalid or the handshake failed.
+	KindTLS ErrorKind = "TLSError"
+	// KindNotSwarmManager: the engine is not a manager of an active Swarm.
+	KindNotSwarmManager ErrorKind = "NotSwarmManager"
+)
+
+// EndpointError is a failure to use an endpoint, with its kind.
+type EndpointError struct {
+	Kind ErrorKind
+	Err  error
+}
+
+func (e *EndpointError) Error() string { return e.Err.Error() }
+func (e *EndpointError) Unwrap() error { return e.Err }
+
+// Connect builds a client for the endpoint. It does not contact the engine:
+// Ping does, negotiating the API version.
+func Connect(ep Endpoint, opts ...Option) (*Client, error) {
+	transport := &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   4,
+	}
+	scheme := "http"
+	if ep.TLS != nil {
+		cfg, err := tlsConfig(ep)
+		if err != nil {
+			return nil, &EndpointError{Kind: KindTLS, Err: err}
+		}
+		transport.TLSClientConfig = cfg
+		scheme = "https"
+	}
+	httpClient := &http.Client{Transport: transport}
+	api, err := dockerclient.NewClientWithOpts(
+		dockerclient.WithHTTPClient(httpClient),
+		dockerclient.WithHost(ep.Host),
+		dockerclient.WithScheme(scheme),
+		dockerclient.WithAPIVersionNegotiation(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("docker client for %s: %w", ep.Host, err)
+	}
+	c := &Client{api: api, writes: &atomic.Int64{}}
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// The Docker client wraps the transport it was given; wrapping once more
+	// sees every request, whichever method of the client made it.
+	httpClient.Transport = &instrumentedTransport{next: httpClient.Transport, writes: c.writes, observe: o.observe}
+	return c, nil
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	observe RequestObserver
+}
+
+// RequestObserver is told of every Engine API request: its operation (e.g.
+// "POST /services/create"), HTTP status code (0 when no answer) and duration.
+type RequestObserver func(operation string, code int, duration time.Duration)
+
+// WithRequestObserver reports each request to observe (metrics).
+func WithRequestObserver(observe RequestObserver) Option {
+	return func(o *options) { o.observe = observe }
+}
+
+func tlsConfig(ep Endpoint) (*tls.Config, error) {
+	if !strings.HasPrefix(ep.Host, "tcp://") {
+		return nil, fmt.Errorf("TLS needs a tcp:// endpoint, not %s", ep.Host)
+	}
+	cert, err := tls.X509KeyPair(ep.TLS.Cert, ep.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("client certificate (tls.crt, tls.key): %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ep.TLS.CA) {
+		return nil, errors.New("ca.crt holds no PEM certificate")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() error { return c.api.Close() }
+
+// Writes is the number of requests so far that could change the Swarm
+// (anything but GET and HEAD).
+func (c *Client) Writes() int64 { return c.writes.Load() }
+
+// Info is what Kargo reports of a Swarm in Environment status.
+type Info struct {
+	ClusterID     string
+	NodeID        string
+	Nodes         int
+	Managers      int
+	EngineVersion string
+	APIVersion    string
+}
+
+// Ping negotiates the API version, checks that the engine is a manager of
+// an active Swarm, and describes it. Failures are *EndpointError.
+func (c *Client) Ping(ctx context.Context) (Info, error) {
+	if _, err := c.api.Ping(ctx); err != nil {
+		return Info{}, classify(err)
+	}
+	c.api.NegotiateAPIVersion(ctx)
+	sys, err := c.api.Info(ctx)
+	if err != nil {
+		return Info{}, classify(err)
+	}
+	if err := checkManager(sys); err != nil {
+		return Info{}, &EndpointError{Kind: KindNotSwarmManager, Err: err}
+	}
+	return Info{
+		ClusterID:     sys.Swarm.Cluster.ID,
+		NodeID:        sys.Swarm.NodeID,
+		Nodes:         sys.Swarm.Nodes,
+		Managers:      sys.Swarm.Managers,
+		EngineVersion: sys.ServerVersion,
+		APIVersion:    c.api.ClientVersion(),
+	}, nil
+}
+
+func checkManager(sys system.Info) error {
+	if sys.Swarm.LocalNodeState != swarm.LocalNodeStateActive {
+		return fmt.Errorf("engine %s is not part of a swarm (state %q): run docker swarm init or join", sys.Name, sys.Swarm.LocalNodeState)
+	}
+	if !sys.Swarm.ControlAvailable {
+		return fmt.Errorf("engine %s is a swarm worker: point the endpoint at a manager", sys.Name)
+	}
+	return nil
+}
+
+// classify tells TLS failures from an endpoint that does not answer.
+func classify(err error) error {
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var recordErr tls.RecordHeaderError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &recordErr),
+		strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"),
+		strings.Contains(msg, "Client sent an HTTP request to an HTTPS server"):
+		return &EndpointError{Kind: KindTLS, Err: err}
+	default:
+		return &EndpointError{Kind: KindUnreachable, Err: err}
+	}
+}
+
+type instrumentedTransport struct {
+	next    http.RoundTripper
+	writes  *atomic.Int64
+	observe RequestObserver
+}
+
+func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		t.writes.Add(1)
+	}
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	if t.observe != nil {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.observe(operation(req), code, time.Since(start))
+	}
+	return resp, err
+}
+
+// operation names a request by method and resource, without API version or
+// IDs, so metrics keep a small label set: "POST /services/update".
+func operation(req *http.Request) string {
+	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	if len(parts) > 0 && strings.HasPrefix(parts[0], "v1.") {
+		parts = parts[1:]
+	}
+	resource := ""
+	if len(parts) > 0 {
+		resource = parts[0]
+	}
+	if len(parts) > 1 {
+		switch last := parts[len(parts)-1]; last {
+		case "create", "update", "logs", "json", "tasks":
+			resource += "/" + last
+		}
+	}
+	return req.Method + " /" + resource
+}

@@ -1,0 +1,433 @@
+package swarm
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/swarm"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// ObjectRef is a Swarm config or secret (a content-named version of it).
+type ObjectRef struct {
+	ID   string
+	Name string
+}
+
+// StackObjects is what a Service refers to by logical name, resolved to
+// Swarm objects by the Stack's earlier phases.
+type StackObjects struct {
+	// Namespace is the Swarm stack namespace.
+	Namespace string
+	// Owner is the value of the owner label.
+	Owner string
+	// Networks maps a logical network name to the Swarm network ID.
+	Networks map[string]string
+	// Configs and Secrets map logical names to the Swarm object in use.
+	Configs map[string]ObjectRef
+	Secrets map[string]ObjectRef
+	// Env holds the values of env entries that use valueFrom, by env name.
+	Env map[string]string
+}
+
+// ScopedName is the Swarm name of a stack object, as docker stack deploy makes it.
+func ScopedName(namespace, name string) string { return namespace + "_" + name }
+
+// ServiceSpec converts a Service to the Swarm service spec Kargo applies. It
+// is deterministic: the same inputs give the same spec, so its hash tells
+// whether anything changed.
+func ServiceSpec(svc *kargov1.Service, objs StackObjects) (swarm.ServiceSpec, error) {
+	s := svc.Spec
+	name := ScopedName(objs.Namespace, svc.Name)
+	env, err := envList(s.Env, objs.Env)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	mounts, err := convertMounts(objs.Namespace, s.Mounts)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	configs, err := convertConfigs(s.Configs, objs.Configs)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	secrets, err := convertSecrets(s.Secrets, objs.Secrets)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	networks, err := convertNetworks(svc.Name, s.Networks, objs.Networks)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	resources, err := convertResources(s.Resources)
+	if err != nil {
+		return swarm.ServiceSpec{}, err
+	}
+	healthcheck := convertHealthcheck(s.Healthcheck)
+
+	spec := swarm.ServiceSpec{
+		Annotations: swarm.Annotations{
+			Name:   name,
+			Labels: withLabels(s.Labels, map[string]string{kargov1.StackNamespaceLabel: objs.Namespace, kargov1.OwnerLabel: objs.Owner}),
+		},
+		TaskTemplate: swarm.TaskSpec{
+			ContainerSpec: &swarm.ContainerSpec{
+				Image:           s.Image,
+				Labels:          withLabels(s.ContainerLabels, map[string]string{kargov1.StackNamespaceLabel: objs.Namespace}),
+				Command:         s.Command,
+				Args:            s.Args,
+				Hostname:        s.Hostname,
+				Env:             env,
+				Dir:             s.WorkingDir,
+				User:            s.User,
+				Mounts:          mounts,
+				StopGracePeriod: duration(s.StopGracePeriod),
+				Healthcheck:     healthcheck,
+				Configs:         configs,
+				Secrets:         secrets,
+			},
+			Resources:     resources,
+			RestartPolicy: convertRestartPolicy(s.RestartPolicy),
+			Placement:     convertPlacement(s.Placement),
+			Networks:      networks,
+			LogDriver:     convertLogging(s.Logging),
+		},
+		UpdateConfig:   convertUpdateConfig(s.UpdateConfig),
+		RollbackConfig: convertUpdateConfig(s.RollbackConfig),
+		EndpointSpec:   convertEndpoint(s.EndpointMode, s.Ports),
+	}
+	if s.Mode == "global" {
+		spec.Mode.Global = &swarm.GlobalService{}
+	} else {
+		replicas := uint64(1)
+		if s.Replicas != nil {
+			replicas = uint64(*s.Replicas)
+		}
+		spec.Mode.Replicated = &swarm.ReplicatedService{Replicas: &replicas}
+	}
+	return spec, nil
+}
+
+func withLabels(user map[string]string, kargo map[string]string) map[string]string {
+	out := make(map[string]string, len(user)+len(kargo))
+	maps.Copy(out, user)
+	for k, v := range kargo {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func envList(env []kargov1.EnvVar, resolved map[string]string) ([]string, error) {
+	if len(env) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(env))
+	for i, e := range env {
+		value := e.Value
+		if e.ValueFrom != nil {
+			v, ok := resolved[e.Name]
+			if !ok {
+				return nil, fmt.Errorf("spec.env[%d] (%s): valueFrom not resolved", i, e.Name)
+			}
+			value = v
+		}
+		out = append(out, e.Name+"="+value)
+	}
+	return out, nil
+}
+
+func convertMounts(namespace string, in []kargov1.Mount) ([]mount.Mount, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]mount.Mount, 0, len(in))
+	for i, m := range in {
+		mt := mount.Mount{Target: m.Target, ReadOnly: m.ReadOnly}
+		switch m.Type {
+		case "bind":
+			mt.Type = mount.TypeBind
+			mt.Source = m.Source
+		case "tmpfs":
+			mt.Type = mount.TypeTmpfs
+			if o := m.TmpfsOptions; o != nil {
+				mt.TmpfsOptions = &mount.TmpfsOptions{}
+				if o.Size != nil {
+					mt.TmpfsOptions.SizeBytes = o.Size.Value()
+				}
+				if o.Mode != nil {
+					mt.TmpfsOptions.Mode = fileMode(*o.Mode)
+				}
+			}
+		case "", "volume":
+			mt.Type = mount.TypeVolume
+			// Named volumes are scoped to the stack as docker stack deploy does;
+			// an absolute-looking source would be a mistake caught by validation.
+			if m.Source != "" {
+				mt.Source = ScopedName(namespace, m.Source)
+			}
+			if o := m.VolumeOptions; o != nil {
+				mt.VolumeOptions = &mount.VolumeOptions{NoCopy: o.NoCopy, Labels: o.Labels}
+				if o.Driver != "" || len(o.DriverOpts) > 0 {
+					mt.VolumeOptions.DriverConfig = &mount.Driver{Name: o.Driver, Options: o.DriverOpts}
+				}
+			}
+			labels := map[string]string{kargov1.StackNamespaceLabel: namespace}
+			if mt.VolumeOptions == nil {
+				mt.VolumeOptions = &mount.VolumeOptions{}
+			}
+			mt.VolumeOptions.Labels = withLabels(mt.VolumeOptions.Labels, labels)
+		default:
+			return nil, fmt.Errorf("spec.mounts[%d]: unknown type %q", i, m.Type)
+		}
+		out = append(out, mt)
+	}
+	return out, nil
+}
+
+func fileMode(mode int32) os.FileMode { return os.FileMode(uint32(mode)) }
+
+func fileRef(kind string, i int, ref kargov1.FileReference, defaultDir string, objs map[string]ObjectRef) (ObjectRef, *swarm.ConfigReferenceFileTarget, error) {
+	obj, ok := objs[ref.Name]
+	if !ok {
+		return ObjectRef{}, nil, fmt.Errorf("spec.%s[%d]: %s %q is not declared in the Stack", kind, i, strings.TrimSuffix(kind, "s"), ref.Name)
+	}
+	target := ref.Target
+	switch {
+	case target == "":
+		target = path.Join(defaultDir, ref.Name)
+	case !path.IsAbs(target):
+		target = path.Join(defaultDir, target)
+	}
+	uid, gid := ref.UID, ref.GID
+	if uid == "" {
+		uid = "0"
+	}
+	if gid == "" {
+		gid = "0"
+	}
+	mode := os.FileMode(0o444)
+	if ref.Mode != nil {
+		mode = fileMode(*ref.Mode)
+	}
+	return obj, &swarm.ConfigReferenceFileTarget{Name: target, UID: uid, GID: gid, Mode: mode}, nil
+}
+
+func convertConfigs(in []kargov1.FileReference, objs map[string]ObjectRef) ([]*swarm.ConfigReference, error) {
+	var out []*swarm.ConfigReference
+	for i, ref := range in {
+		obj, file, err := fileRef("configs", i, ref, "/", objs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &swarm.ConfigReference{File: file, ConfigID: obj.ID, ConfigName: obj.Name})
+	}
+	return out, nil
+}
+
+func convertSecrets(in []kargov1.FileReference, objs map[string]ObjectRef) ([]*swarm.SecretReference, error) {
+	var out []*swarm.SecretReference
+	for i, ref := range in {
+		obj, file, err := fileRef("secrets", i, ref, "/run/secrets", objs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &swarm.SecretReference{
+			File:     &swarm.SecretReferenceFileTarget{Name: file.Name, UID: file.UID, GID: file.GID, Mode: file.Mode},
+			SecretID: obj.ID, SecretName: obj.Name,
+		})
+	}
+	return out, nil
+}
+
+func convertNetworks(service string, in []kargov1.NetworkAttachment, ids map[string]string) ([]swarm.NetworkAttachmentConfig, error) {
+	var out []swarm.NetworkAttachmentConfig
+	for i, n := range in {
+		id, ok := ids[n.Name]
+		if !ok {
+			return nil, fmt.Errorf("spec.networks[%d]: network %q is not declared in the Stack", i, n.Name)
+		}
+		aliases := append([]string{service}, n.Aliases...)
+		out = append(out, swarm.NetworkAttachmentConfig{Target: id, Aliases: aliases})
+	}
+	// Swarm keeps attachments sorted by target; sorting here keeps the
+	// desired spec equal to the live one.
+	slices.SortFunc(out, func(a, b swarm.NetworkAttachmentConfig) int { return strings.Compare(a.Target, b.Target) })
+	return out, nil
+}
+
+func convertResources(in *kargov1.Resources) (*swarm.ResourceRequirements, error) {
+	if in == nil {
+		return nil, nil
+	}
+	limits, err := amounts(in.Limits, "limits")
+	if err != nil {
+		return nil, err
+	}
+	reservations, err := amounts(in.Reservations, "reservations")
+	if err != nil {
+		return nil, err
+	}
+	out := &swarm.ResourceRequirements{}
+	if limits != nil {
+		out.Limits = &swarm.Limit{NanoCPUs: limits.NanoCPUs, MemoryBytes: limits.MemoryBytes}
+	}
+	if reservations != nil {
+		out.Reservations = &swarm.Resources{NanoCPUs: reservations.NanoCPUs, MemoryBytes: reservations.MemoryBytes}
+	}
+	return out, nil
+}
+
+func amounts(in *kargov1.ResourceAmounts, field string) (*swarm.Resources, error) {
+	if in == nil {
+		return nil, nil
+	}
+	out := &swarm.Resources{}
+	if in.CPUs != "" {
+		cpus, err := strconv.ParseFloat(in.CPUs, 64)
+		if err != nil {
+			return nil, fmt.Errorf("spec.resources.%s.cpus: %w", field, err)
+		}
+		out.NanoCPUs = int64(cpus * 1e9)
+	}
+	if in.Memory != nil {
+		out.MemoryBytes = in.Memory.Value()
+	}
+	return out, nil
+}
+
+func convertHealthcheck(in *kargov1.Healthcheck) *container.HealthConfig {
+	if in == nil {
+		return nil
+	}
+	if in.Disable {
+		return &container.HealthConfig{Test: []string{"NONE"}}
+	}
+	out := &container.HealthConfig{
+		Test:        in.Test,
+		Interval:    derefDuration(in.Interval),
+		Timeout:     derefDuration(in.Timeout),
+		StartPeriod: derefDuration(in.StartPeriod),
+	}
+	if in.Retries != nil {
+		out.Retries = int(*in.Retries)
+	}
+	return out
+}
+
+func convertRestartPolicy(in *kargov1.RestartPolicy) *swarm.RestartPolicy {
+	if in == nil {
+		return nil
+	}
+	out := &swarm.RestartPolicy{Delay: duration(in.Delay), Window: duration(in.Window)}
+	switch in.Condition {
+	case "none":
+		out.Condition = swarm.RestartPolicyConditionNone
+	case "on-failure":
+		out.Condition = swarm.RestartPolicyConditionOnFailure
+	case "any":
+		out.Condition = swarm.RestartPolicyConditionAny
+	}
+	if in.MaxAttempts != nil {
+		n := uint64(*in.MaxAttempts)
+		out.MaxAttempts = &n
+	}
+	return out
+}
+
+func convertPlacement(in *kargov1.Placement) *swarm.Placement {
+	if in == nil {
+		return nil
+	}
+	out := &swarm.Placement{Constraints: in.Constraints}
+	for _, p := range in.Preferences {
+		out.Preferences = append(out.Preferences, swarm.PlacementPreference{Spread: &swarm.SpreadOver{SpreadDescriptor: p.Spread}})
+	}
+	if in.MaxReplicasPerNode != nil {
+		out.MaxReplicas = uint64(*in.MaxReplicasPerNode)
+	}
+	if len(out.Constraints) == 0 && len(out.Preferences) == 0 && out.MaxReplicas == 0 {
+		return nil
+	}
+	return out
+}
+
+func convertLogging(in *kargov1.Logging) *swarm.Driver {
+	if in == nil {
+		return nil
+	}
+	return &swarm.Driver{Name: in.Driver, Options: in.Options}
+}
+
+func convertUpdateConfig(in *kargov1.UpdateConfig) *swarm.UpdateConfig {
+	if in == nil {
+		return nil
+	}
+	out := &swarm.UpdateConfig{
+		Parallelism:   1,
+		Delay:         derefDuration(in.Delay),
+		FailureAction: in.FailureAction,
+		Monitor:       derefDuration(in.Monitor),
+		Order:         in.Order,
+	}
+	if in.Parallelism != nil {
+		out.Parallelism = uint64(*in.Parallelism)
+	}
+	if in.MaxFailureRatio != "" {
+		ratio, _ := strconv.ParseFloat(in.MaxFailureRatio, 32) // the schema's pattern admits only numbers
+		out.MaxFailureRatio = float32(ratio)
+	}
+	return out
+}
+
+func convertEndpoint(mode string, ports []kargov1.Port) *swarm.EndpointSpec {
+	out := &swarm.EndpointSpec{Mode: swarm.ResolutionModeVIP}
+	if mode == "dnsrr" {
+		out.Mode = swarm.ResolutionModeDNSRR
+	}
+	for _, p := range ports {
+		pc := swarm.PortConfig{
+			Protocol:      swarm.PortConfigProtocolTCP,
+			TargetPort:    uint32(p.Target),
+			PublishedPort: uint32(p.Published),
+			PublishMode:   swarm.PortConfigPublishModeIngress,
+		}
+		switch p.Protocol {
+		case "udp":
+			pc.Protocol = swarm.PortConfigProtocolUDP
+		case "sctp":
+			pc.Protocol = swarm.PortConfigProtocolSCTP
+		}
+		if p.Mode == "host" {
+			pc.PublishMode = swarm.PortConfigPublishModeHost
+		}
+		out.Ports = append(out.Ports, pc)
+	}
+	return out
+}
+
+func duration(d *metav1.Duration) *time.Duration {
+	if d == nil {
+		return nil
+	}
+	v := d.Duration
+	return &v
+}
+
+func derefDuration(d *metav1.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.Duration
+}

@@ -1,0 +1,87 @@
+// Package testenv starts the real parts tests run against: a kube-apiserver
+// with Kargo's CRDs (envtest) and the local Swarm of hack/swarm.sh. When a part
+// is missing, the error says how to get it; tests fail rather than skip.
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	dockerclient "github.com/docker/docker/client"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// RepoRoot is the directory holding go.mod, found from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// StartAPIServer starts etcd and kube-apiserver from KUBEBUILDER_ASSETS with
+// Kargo's CRDs installed.
+func StartAPIServer() (*envtest.Environment, *rest.Config, error) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		return nil, nil, errors.New("KUBEBUILDER_ASSETS is not set: run 'make test', or export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)")
+	}
+	for _, bin := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
+			return nil, nil, fmt.Errorf("%s missing in KUBEBUILDER_ASSETS=%s: run hack/envtest-assets.sh", bin, assets)
+		}
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, nil, err
+	}
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, nil, fmt.Errorf("start envtest: %w", err)
+	}
+	return env, cfg, nil
+}
+
+// DockerHost returns DOCKER_HOST after checking that it answers and is a
+// Swarm manager.
+func DockerHost() (string, error) {
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		return "", errors.New("DOCKER_HOST is not set: run 'make test', or eval $(hack/swarm.sh up) to start the local swarm")
+	}
+	cli, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := cli.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("docker at %s does not answer (%w): eval $(hack/swarm.sh up)", host, err)
+	}
+	if !info.Swarm.ControlAvailable {
+		return "", fmt.Errorf("docker at %s is not a swarm manager: eval $(hack/swarm.sh up)", host)
+	}
+	return host, nil
+}
