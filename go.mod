@@ -1,6 +1,6 @@
 module github.com/kargo-io/kargo
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/docker/docker v28.5.2+incompatible
