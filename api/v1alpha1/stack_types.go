@@ -238,6 +238,10 @@ type StackStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// lastHandledReconcileAt is the value of the
+	// swarm.kargo.io/reconcile-requested-at annotation last handled.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 	// namespace is the Swarm stack namespace in use.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`

@@ -1,0 +1,56 @@
+package controllers
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// markReady sets Ready=True and clears Reconciling and Stalled.
+func markReady(conds *[]metav1.Condition, generation int64, message string) {
+	setCondition(conds, generation, kargov1.ReadyCondition, metav1.ConditionTrue, kargov1.ReconciledReason, message)
+	meta.RemoveStatusCondition(conds, kargov1.ReconcilingCondition)
+	meta.RemoveStatusCondition(conds, kargov1.StalledCondition)
+}
+
+// markReconciling says work is in progress: Ready=Unknown unless it is
+// already False for a known reason, Reconciling=True.
+func markReconciling(conds *[]metav1.Condition, generation int64, reason, message string) {
+	setCondition(conds, generation, kargov1.ReconcilingCondition, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(conds, kargov1.StalledCondition)
+}
+
+// markNotReady sets Ready=False with a reason; stalled says retrying cannot help.
+func markNotReady(conds *[]metav1.Condition, generation int64, reason, message string, stalled bool) {
+	setCondition(conds, generation, kargov1.ReadyCondition, metav1.ConditionFalse, reason, message)
+	if stalled {
+		setCondition(conds, generation, kargov1.StalledCondition, metav1.ConditionTrue, reason, message)
+		meta.RemoveStatusCondition(conds, kargov1.ReconcilingCondition)
+	} else {
+		meta.RemoveStatusCondition(conds, kargov1.StalledCondition)
+	}
+}
+
+func setCondition(conds *[]metav1.Condition, generation int64, typ string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: truncate(message), ObservedGeneration: generation,
+	})
+}
+
+// truncate keeps condition messages under the API's 32768-byte limit.
+func truncate(s string) string {
+	const limit = 4096
+	if len(s) > limit {
+		return s[:limit-3] + "..."
+	}
+	return s
+}
+
+// jitter spreads periodic resyncs of many objects by up to 10%.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+}

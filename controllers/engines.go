@@ -1,0 +1,90 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/swarm"
+)
+
+// Engines caches one Engine API client per Environment, rebuilt when the
+// endpoint or its TLS Secret changes. Environment and Stack reconcilers share it.
+type Engines struct {
+	// Options are passed to every new client (metrics).
+	Options []swarm.Option
+
+	mu      sync.Mutex
+	clients map[types.NamespacedName]cachedEngine
+}
+
+type cachedEngine struct {
+	fingerprint string
+	client      *swarm.Client
+}
+
+// EndpointError says why an Environment's endpoint cannot be used, with the
+// condition reason to report.
+type EndpointError struct {
+	Reason string
+	Err    error
+}
+
+func (e *EndpointError) Error() string { return e.Err.Error() }
+func (e *EndpointError) Unwrap() error { return e.Err }
+
+// For returns the client of env, building it when missing or stale.
+func (e *Engines) For(ctx context.Context, c client.Reader, env *kargov1.Environment) (*swarm.Client, error) {
+	ep := swarm.Endpoint{Host: env.Spec.Endpoint.Host}
+	if ref := env.Spec.Endpoint.TLSSecretRef; ref != nil {
+		var secret corev1.Secret
+		if err := c.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: ref.Name}, &secret); err != nil {
+			return nil, &EndpointError{Reason: kargov1.TLSErrorReason, Err: fmt.Errorf("TLS Secret %s: %w", ref.Name, err)}
+		}
+		ep.TLS = &swarm.TLSMaterial{CA: secret.Data["ca.crt"], Cert: secret.Data["tls.crt"], Key: secret.Data["tls.key"]}
+	}
+	fingerprint := swarm.Hash(ep)
+	key := client.ObjectKeyFromObject(env)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cached, ok := e.clients[key]; ok {
+		if cached.fingerprint == fingerprint {
+			return cached.client, nil
+		}
+		_ = cached.client.Close()
+		delete(e.clients, key)
+	}
+	cli, err := swarm.Connect(ep, e.Options...)
+	if err != nil {
+		return nil, &EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
+	}
+	if e.clients == nil {
+		e.clients = map[types.NamespacedName]cachedEngine{}
+	}
+	e.clients[key] = cachedEngine{fingerprint: fingerprint, client: cli}
+	return cli, nil
+}
+
+// Get returns the cached client of an Environment, if any.
+func (e *Engines) Get(key types.NamespacedName) (*swarm.Client, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cached, ok := e.clients[key]
+	return cached.client, ok
+}
+
+// Forget closes and drops the client of a deleted Environment.
+func (e *Engines) Forget(key types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if cached, ok := e.clients[key]; ok {
+		_ = cached.client.Close()
+		delete(e.clients, key)
+	}
+}

@@ -1,0 +1,142 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/swarm"
+)
+
+const tlsSecretIndex = ".spec.endpoint.tlsSecretRef.name"
+
+// EnvironmentReconciler connects to each Environment's Swarm and reports what it sees.
+type EnvironmentReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder record.EventRecorder
+	Engines  *Engines
+}
+
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile checks the endpoint of an Environment and fills its status.
+func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	log := ctrl.LoggerFrom(ctx)
+	env := &kargov1.Environment{}
+	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Engines.Forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if env.Spec.Suspend {
+		log.V(1).Info("suspended")
+		return ctrl.Result{}, nil
+	}
+
+	base := env.DeepCopy()
+	defer func() {
+		if err := r.Status().Patch(ctx, env, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patch status: %w", err)})
+		}
+	}()
+
+	info, err := r.connect(ctx, env)
+	if err != nil {
+		var epErr *EndpointError
+		reason := kargov1.UnreachableReason
+		if errors.As(err, &epErr) {
+			reason = epErr.Reason
+		}
+		markNotReady(&env.Status.Conditions, env.Generation, reason, err.Error(), false)
+		r.Recorder.Eventf(env, corev1.EventTypeWarning, reason, "%s", err.Error())
+		return ctrl.Result{}, err
+	}
+	env.Status.Swarm = &kargov1.SwarmInfo{
+		ClusterID: info.ClusterID, NodeID: info.NodeID,
+		Nodes: int32(info.Nodes), Managers: int32(info.Managers),
+		EngineVersion: info.EngineVersion, APIVersion: info.APIVersion,
+	}
+	markReady(&env.Status.Conditions, env.Generation,
+		fmt.Sprintf("swarm %s: %d node(s), %d manager(s), engine %s", info.ClusterID, info.Nodes, info.Managers, info.EngineVersion))
+	env.Status.ObservedGeneration = env.Generation
+	interval := environmentInterval(env)
+	log.V(1).Info("reconciled", "cluster", info.ClusterID, "nodes", info.Nodes, "next", interval)
+	return ctrl.Result{RequeueAfter: jitter(interval)}, nil
+}
+
+// connect pings the engine through the cached client.
+func (r *EnvironmentReconciler) connect(ctx context.Context, env *kargov1.Environment) (swarm.Info, error) {
+	cli, err := r.Engines.For(ctx, r.Client, env)
+	if err != nil {
+		return swarm.Info{}, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	info, err := cli.Ping(pingCtx)
+	if err != nil {
+		var swErr *swarm.EndpointError
+		if errors.As(err, &swErr) {
+			return swarm.Info{}, &EndpointError{Reason: string(swErr.Kind), Err: fmt.Errorf("%s: %w", env.Spec.Endpoint.Host, err)}
+		}
+		return swarm.Info{}, err
+	}
+	return info, nil
+}
+
+func environmentInterval(env *kargov1.Environment) time.Duration {
+	if env.Spec.Interval != nil && env.Spec.Interval.Duration > 0 {
+		return env.Spec.Interval.Duration
+	}
+	return 10 * time.Minute
+}
+
+// SetupWithManager registers the controller; a change of a TLS Secret
+// reconciles the Environments that use it.
+func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &kargov1.Environment{}, tlsSecretIndex, func(o client.Object) []string {
+		if ref := o.(*kargov1.Environment).Spec.Endpoint.TLSSecretRef; ref != nil {
+			return []string{ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&kargov1.Environment{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.environmentsForSecret)).
+		Named("environment").
+		Complete(r)
+}
+
+func (r *EnvironmentReconciler) environmentsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var list kargov1.EnvironmentList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{tlsSecretIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, env := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&env)})
+	}
+	return reqs
+}

@@ -1,0 +1,689 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/swarm"
+)
+
+const (
+	serviceStackIndex = ".spec.stackRef.name"
+	stackEnvIndex     = ".spec.environmentRef.name"
+	// ReconcileRequestAnnotation asks for an immediate reconcile; its value
+	// is copied to status.lastHandledReconcileAt when handled.
+	ReconcileRequestAnnotation = "swarm.kargo.io/reconcile-requested-at"
+	// convergencePoll is how often a Stack is looked at while its services converge.
+	convergencePoll = 3 * time.Second
+)
+
+// StackReconciler deploys each Stack's networks, configs, secrets and
+// services onto its Environment's Swarm and reports their state.
+type StackReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder record.EventRecorder
+	Engines  *Engines
+}
+
+// stackScope is what the phases of one reconcile share.
+type stackScope struct {
+	stack    *kargov1.Stack
+	env      *kargov1.Environment
+	engine   *swarm.Client
+	owner    string
+	services []kargov1.Service
+	objects  swarm.StackObjects
+	// desired names per kind of what the Stack declares now.
+	desired map[string]map[string]bool
+	// serviceErrors are per-service failures that do not stop the others.
+	serviceErrors map[string]error
+	// changes counts what this reconcile did, for the summary log line.
+	created, updated, pruned int
+}
+
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks/finalizers,verbs=update
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=services,verbs=get;list;watch
+
+// Reconcile makes the Swarm match a Stack.
+func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	start := time.Now()
+	log := ctrl.LoggerFrom(ctx)
+	stack := &kargov1.Stack{}
+	if err := r.Get(ctx, req.NamespacedName, stack); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !controllerutil.ContainsFinalizer(stack, kargov1.Finalizer) && stack.DeletionTimestamp.IsZero() {
+		patch := client.MergeFrom(stack.DeepCopy())
+		controllerutil.AddFinalizer(stack, kargov1.Finalizer)
+		return ctrl.Result{}, r.Patch(ctx, stack, patch)
+	}
+	if stack.Spec.Suspend && stack.DeletionTimestamp.IsZero() {
+		log.V(1).Info("suspended")
+		return ctrl.Result{}, nil
+	}
+
+	base := stack.DeepCopy()
+	defer func() {
+		if v, ok := stack.Annotations[ReconcileRequestAnnotation]; ok {
+			stack.Status.LastHandledReconcileAt = v
+		}
+		if err := r.Status().Patch(ctx, stack, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patch status: %w", err)})
+		}
+	}()
+
+	scope := &stackScope{stack: stack, owner: stack.Namespace + "/" + stack.Name, serviceErrors: map[string]error{}}
+	stack.Status.Namespace = swarmNamespace(stack)
+	if !stack.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, scope)
+	}
+	result, err := r.reconcile(ctx, scope)
+	log.Info(fmt.Sprintf("reconciled in %s: %d created, %d updated, %d pruned", time.Since(start).Round(time.Millisecond), scope.created, scope.updated, scope.pruned),
+		"ready", meta.IsStatusConditionTrue(stack.Status.Conditions, kargov1.ReadyCondition), "next", result.RequeueAfter)
+	return result, err
+}
+
+// reconcile runs the phases in order; each returns an error wrapped with context.
+func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Result, error) {
+	gen := s.stack.Generation
+	markReconciling(&s.stack.Status.Conditions, gen, kargov1.ProgressingReason, "reconciling")
+	if err := r.resolveEnvironment(ctx, s); err != nil {
+		markNotReady(&s.stack.Status.Conditions, gen, kargov1.EnvironmentNotReadyReason, err.Error(), false)
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+	}
+	if err := r.collectServices(ctx, s); err != nil {
+		return r.fail(s, err)
+	}
+	for _, phase := range []func(context.Context, *stackScope) error{
+		r.reconcileNetworks, r.reconcileFiles, r.reconcileServices, r.prune,
+	} {
+		if err := phase(ctx, s); err != nil {
+			return r.fail(s, err)
+		}
+	}
+	if err := r.observe(ctx, s); err != nil {
+		return r.fail(s, err)
+	}
+	return r.summarize(s), nil
+}
+
+// fail reports err on the Stack. Invalid specs and conflicts stall (a
+// change of the Stack or Swarm retries); the rest is retried with backoff.
+func (r *StackReconciler) fail(s *stackScope, err error) (ctrl.Result, error) {
+	reason, stalled := classifyError(err)
+	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, reason, err.Error(), stalled)
+	r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, reason, "%s", err.Error())
+	if stalled {
+		// Conflicts and bad references can be fixed outside Kubernetes:
+		// look again later rather than never.
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// invalidSpecError marks errors that retrying cannot fix.
+type invalidSpecError struct{ error }
+
+func (e invalidSpecError) Unwrap() error { return e.error }
+
+func classifyError(err error) (reason string, stalled bool) {
+	var conflict *swarm.ConflictError
+	var invalid invalidSpecError
+	var missing sourceNotFoundError
+	switch {
+	case errors.As(err, &conflict):
+		return kargov1.ConflictReason, true
+	case errors.As(err, &invalid):
+		return kargov1.InvalidSpecReason, true
+	case errors.As(err, &missing):
+		return kargov1.SourceNotFoundReason, false
+	default:
+		return kargov1.ApplyFailedReason, false
+	}
+}
+
+func swarmNamespace(stack *kargov1.Stack) string {
+	if stack.Spec.Namespace != "" {
+		return stack.Spec.Namespace
+	}
+	return stack.Name
+}
+
+func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope) error {
+	env := &kargov1.Environment{}
+	key := types.NamespacedName{Namespace: s.stack.Namespace, Name: s.stack.Spec.EnvironmentRef.Name}
+	if err := r.Get(ctx, key, env); err != nil {
+		return fmt.Errorf("environment %s: %w", key.Name, err)
+	}
+	if !meta.IsStatusConditionTrue(env.Status.Conditions, kargov1.ReadyCondition) {
+		msg := "not reconciled yet"
+		if c := meta.FindStatusCondition(env.Status.Conditions, kargov1.ReadyCondition); c != nil {
+			msg = c.Message
+		}
+		return fmt.Errorf("environment %s is not Ready: %s", key.Name, msg)
+	}
+	engine, err := r.Engines.For(ctx, r.Client, env)
+	if err != nil {
+		return fmt.Errorf("environment %s: %w", key.Name, err)
+	}
+	s.env, s.engine = env, engine
+	s.objects = swarm.StackObjects{
+		Namespace: swarmNamespace(s.stack), Owner: s.owner,
+		Networks: map[string]string{}, Configs: map[string]swarm.ObjectRef{}, Secrets: map[string]swarm.ObjectRef{},
+	}
+	s.desired = map[string]map[string]bool{swarm.KindService: {}, swarm.KindNetwork: {}, swarm.KindConfig: {}, swarm.KindSecret: {}}
+	return nil
+}
+
+// collectServices lists the Service objects of the Stack, sorted by name.
+func (r *StackReconciler) collectServices(ctx context.Context, s *stackScope) error {
+	var list kargov1.ServiceList
+	if err := r.List(ctx, &list, client.InNamespace(s.stack.Namespace), client.MatchingFields{serviceStackIndex: s.stack.Name}); err != nil {
+		return fmt.Errorf("list services: %w", err)
+	}
+	s.services = slices.DeleteFunc(list.Items, func(svc kargov1.Service) bool { return !svc.DeletionTimestamp.IsZero() })
+	sort.Slice(s.services, func(i, j int) bool { return s.services[i].Name < s.services[j].Name })
+	for _, svc := range s.services {
+		s.desired[swarm.KindService][swarm.ScopedName(s.objects.Namespace, svc.Name)] = true
+	}
+	return nil
+}
+
+func (s *stackScope) labels(logicalName string) map[string]string {
+	return map[string]string{
+		kargov1.OwnerLabel:          s.owner,
+		kargov1.StackNamespaceLabel: s.objects.Namespace,
+		kargov1.LogicalNameLabel:    logicalName,
+	}
+}
+
+func (r *StackReconciler) reconcileNetworks(ctx context.Context, s *stackScope) error {
+	for _, n := range s.stack.Spec.Networks {
+		if n.External {
+			id, err := s.engine.ExternalNetwork(ctx, n.Name)
+			if err != nil {
+				return err
+			}
+			s.objects.Networks[n.Name] = id
+			continue
+		}
+		name := swarm.ScopedName(s.objects.Namespace, n.Name)
+		labels := s.labels(n.Name)
+		for k, v := range n.Labels {
+			labels[k] = v
+		}
+		id, change, err := s.engine.EnsureNetwork(ctx, swarm.NetworkSpec{
+			Name: name, Driver: n.Driver, Attachable: n.Attachable, Internal: n.Internal,
+			Encrypted: n.Encrypted, Options: n.DriverOpts, Labels: labels,
+		}, s.owner)
+		if err != nil {
+			return err
+		}
+		s.desired[swarm.KindNetwork][name] = true
+		s.objects.Networks[n.Name] = id
+		r.recordChange(s, change, swarm.KindNetwork, name)
+	}
+	return nil
+}
+
+// sourceNotFoundError: a ConfigMap, Secret or key is missing.
+type sourceNotFoundError struct{ error }
+
+func (e sourceNotFoundError) Unwrap() error { return e.error }
+
+// reconcileFiles creates the current version of every config and secret.
+func (r *StackReconciler) reconcileFiles(ctx context.Context, s *stackScope) error {
+	for _, c := range s.stack.Spec.Configs {
+		data, err := r.configMapKey(ctx, s.stack.Namespace, c.ConfigMapKeyRef)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", c.Name, err)
+		}
+		ref, err := r.ensureFile(ctx, s, swarm.KindConfig, c.Name, data)
+		if err != nil {
+			return err
+		}
+		s.objects.Configs[c.Name] = ref
+	}
+	for _, sec := range s.stack.Spec.Secrets {
+		data, err := r.secretKey(ctx, s.stack.Namespace, sec.SecretKeyRef)
+		if err != nil {
+			return fmt.Errorf("secret %s: %w", sec.Name, err)
+		}
+		ref, err := r.ensureFile(ctx, s, swarm.KindSecret, sec.Name, data)
+		if err != nil {
+			return err
+		}
+		s.objects.Secrets[sec.Name] = ref
+	}
+	return nil
+}
+
+func (r *StackReconciler) ensureFile(ctx context.Context, s *stackScope, kind, name string, data []byte) (swarm.ObjectRef, error) {
+	versioned := swarm.VersionedName(s.objects.Namespace, name, data)
+	ref, change, err := s.engine.EnsureFile(ctx, swarm.FileObject{Kind: kind, Name: versioned, Data: data, Labels: s.labels(name)}, s.owner)
+	if err != nil {
+		return ref, err
+	}
+	s.desired[kind][versioned] = true
+	r.recordChange(s, change, kind, versioned)
+	return ref, nil
+}
+
+func (r *StackReconciler) configMapKey(ctx context.Context, namespace string, sel kargov1.KeySelector) ([]byte, error) {
+	var cm corev1.ConfigMap
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: sel.Name}, &cm); err != nil {
+		return nil, sourceNotFoundError{fmt.Errorf("ConfigMap %s: %w", sel.Name, err)}
+	}
+	if v, ok := cm.Data[sel.Key]; ok {
+		return []byte(v), nil
+	}
+	if v, ok := cm.BinaryData[sel.Key]; ok {
+		return v, nil
+	}
+	return nil, sourceNotFoundError{fmt.Errorf("ConfigMap %s has no key %q", sel.Name, sel.Key)}
+}
+
+func (r *StackReconciler) secretKey(ctx context.Context, namespace string, sel kargov1.KeySelector) ([]byte, error) {
+	var secret corev1.Secret
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: sel.Name}, &secret); err != nil {
+		return nil, sourceNotFoundError{fmt.Errorf("Secret %s: %w", sel.Name, err)}
+	}
+	if v, ok := secret.Data[sel.Key]; ok {
+		return v, nil
+	}
+	return nil, sourceNotFoundError{fmt.Errorf("Secret %s has no key %q", sel.Name, sel.Key)}
+}
+
+// reconcileServices applies every Service. A failure of one (a port taken,
+// an unknown network) is reported on it and does not stop the others.
+func (r *StackReconciler) reconcileServices(ctx context.Context, s *stackScope) error {
+	for i := range s.services {
+		svc := &s.services[i]
+		if err := r.applyService(ctx, s, svc); err != nil {
+			s.serviceErrors[svc.Name] = err
+		}
+	}
+	return nil
+}
+
+func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *kargov1.Service) error {
+	env, err := r.resolveEnv(ctx, svc)
+	if err != nil {
+		return err
+	}
+	objs := s.objects
+	objs.Env = env
+	spec, err := swarm.ServiceSpec(svc, objs)
+	if err != nil {
+		return invalidSpecError{fmt.Errorf("service %s: %w", svc.Name, err)}
+	}
+	res, err := s.engine.ApplyService(ctx, spec, s.owner)
+	if err != nil {
+		return err
+	}
+	if len(res.Drift) > 0 {
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "DriftCorrected", "service %s: reverted manual change of %s", spec.Name, strings.Join(res.Drift, ", "))
+	}
+	r.recordChange(s, res.Change, swarm.KindService, spec.Name)
+	return nil
+}
+
+// resolveEnv reads the values of env entries that use valueFrom.
+func (r *StackReconciler) resolveEnv(ctx context.Context, svc *kargov1.Service) (map[string]string, error) {
+	out := map[string]string{}
+	for i, e := range svc.Spec.Env {
+		if e.ValueFrom == nil {
+			continue
+		}
+		var (
+			data []byte
+			err  error
+		)
+		if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil {
+			data, err = r.configMapKey(ctx, svc.Namespace, *ref)
+		} else {
+			data, err = r.secretKey(ctx, svc.Namespace, *e.ValueFrom.SecretKeyRef)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("service %s spec.env[%d] (%s): %w", svc.Name, i, e.Name, err)
+		}
+		out[e.Name] = string(data)
+	}
+	return out, nil
+}
+
+func (r *StackReconciler) recordChange(s *stackScope, change swarm.Change, kind, name string) {
+	switch change {
+	case swarm.Created:
+		s.created++
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Created", "%s %s created", kind, name)
+	case swarm.Updated:
+		s.updated++
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Updated", "%s %s updated", kind, name)
+	}
+}
+
+// prune removes owned Swarm objects the Stack no longer declares:
+// services first, then networks, configs and secrets. Volumes are never removed.
+func (r *StackReconciler) prune(ctx context.Context, s *stackScope) error {
+	if s.stack.Spec.Prune != nil && !*s.stack.Spec.Prune {
+		return nil
+	}
+	return r.removeOwned(ctx, s, s.desired)
+}
+
+// removeOwned removes every object of the owner not in keep. Configs and
+// secrets still used by a service (being replaced) are left for a later pass.
+func (r *StackReconciler) removeOwned(ctx context.Context, s *stackScope, keep map[string]map[string]bool) error {
+	services, err := s.engine.ListServices(ctx, s.owner)
+	if err != nil {
+		return err
+	}
+	for _, svc := range services {
+		if keep[swarm.KindService][svc.Spec.Name] {
+			continue
+		}
+		if err := s.engine.RemoveService(ctx, svc.ID); err != nil {
+			return err
+		}
+		s.pruned++
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "service %s deleted", svc.Spec.Name)
+	}
+	networks, err := s.engine.ListNetworks(ctx, s.owner)
+	if err != nil {
+		return err
+	}
+	var inUse []string
+	for _, n := range networks {
+		if keep[swarm.KindNetwork][n.Name] {
+			continue
+		}
+		if err := s.engine.RemoveNetwork(ctx, n.ID); err != nil {
+			// Tasks of removed services may still be attached for a moment.
+			inUse = append(inUse, n.Name)
+			continue
+		}
+		s.pruned++
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "network %s deleted", n.Name)
+	}
+	files, err := s.engine.ListFiles(ctx, s.owner)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if keep[f.Kind][f.Name] {
+			continue
+		}
+		if err := s.engine.RemoveFile(ctx, f); err != nil {
+			if errors.Is(err, swarm.ErrInUse) {
+				inUse = append(inUse, f.Name)
+				continue
+			}
+			return err
+		}
+		s.pruned++
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "%s %s deleted", f.Kind, f.Name)
+	}
+	if len(inUse) > 0 {
+		ctrl.LoggerFrom(ctx).V(1).Info("left in use, retried later", "objects", inUse)
+	}
+	return nil
+}
+
+// observe reads services and their tasks into status.
+func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
+	services, err := s.engine.ListServices(ctx, s.owner)
+	if err != nil {
+		return err
+	}
+	live := map[string]swarm.ServiceView{}
+	var inventory []kargov1.InventoryEntry
+	for _, svc := range services {
+		view, err := s.engine.Observe(ctx, svc)
+		if err != nil {
+			return err
+		}
+		live[svc.Spec.Name] = view
+		inventory = append(inventory, kargov1.InventoryEntry{Kind: swarm.KindService, Name: svc.Spec.Name, ID: svc.ID, Version: svc.Version.Index})
+	}
+	networks, err := s.engine.ListNetworks(ctx, s.owner)
+	if err != nil {
+		return err
+	}
+	for _, n := range networks {
+		inventory = append(inventory, kargov1.InventoryEntry{Kind: swarm.KindNetwork, Name: n.Name, ID: n.ID})
+	}
+	files, err := s.engine.ListFiles(ctx, s.owner)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		inventory = append(inventory, kargov1.InventoryEntry{Kind: f.Kind, Name: f.Name, ID: f.ID})
+	}
+	sort.Slice(inventory, func(i, j int) bool {
+		if inventory[i].Kind != inventory[j].Kind {
+			return inventory[i].Kind < inventory[j].Kind
+		}
+		return inventory[i].Name < inventory[j].Name
+	})
+	s.stack.Status.Inventory = inventory
+
+	states := make([]kargov1.ServiceState, 0, len(s.services))
+	for _, svc := range s.services {
+		name := swarm.ScopedName(s.objects.Namespace, svc.Name)
+		state := kargov1.ServiceState{Name: svc.Name, SwarmName: name}
+		if view, ok := live[name]; ok {
+			state.ID, state.Image = view.ID, view.Image
+			state.DesiredTasks, state.RunningTasks = view.Desired, view.Running
+			state.UpdateState, state.Ready, state.Message = view.UpdateState, view.Ready, view.Message
+		}
+		if err := s.serviceErrors[svc.Name]; err != nil {
+			state.Ready = false
+			state.Message = err.Error()
+		} else if _, ok := live[name]; !ok {
+			state.Message = "not created yet"
+		}
+		state.Replicas = fmt.Sprintf("%d/%d", state.RunningTasks, state.DesiredTasks)
+		states = append(states, state)
+	}
+	s.stack.Status.Services = states
+	return nil
+}
+
+// summarize sets the Stack's conditions from the observed services.
+func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
+	st := &s.stack.Status
+	gen := s.stack.Generation
+	ready := 0
+	var notReady []string
+	conflict := false
+	for _, state := range st.Services {
+		if state.Ready {
+			ready++
+			continue
+		}
+		notReady = append(notReady, fmt.Sprintf("%s: %s", state.Name, orDefault(state.Message, fmt.Sprintf("%s tasks running", state.Replicas))))
+		var c *swarm.ConflictError
+		if errors.As(s.serviceErrors[state.Name], &c) {
+			conflict = true
+		}
+	}
+	st.ReadyServices = fmt.Sprintf("%d/%d", ready, len(st.Services))
+	if len(notReady) == 0 {
+		markReady(&st.Conditions, gen, fmt.Sprintf("%d service(s) ready", ready))
+		st.ObservedGeneration = gen
+		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env))}
+	}
+	message := strings.Join(notReady, "; ")
+	switch {
+	case conflict:
+		markNotReady(&st.Conditions, gen, kargov1.ConflictReason, message, true)
+		return ctrl.Result{RequeueAfter: time.Minute}
+	case len(s.serviceErrors) > 0:
+		markNotReady(&st.Conditions, gen, kargov1.ApplyFailedReason, message, false)
+	default:
+		markNotReady(&st.Conditions, gen, kargov1.ServicesNotReadyReason, message, false)
+	}
+	// Applying succeeded even when tasks have not converged yet.
+	if len(s.serviceErrors) == 0 {
+		st.ObservedGeneration = gen
+		if r.timedOut(s) {
+			markNotReady(&st.Conditions, gen, kargov1.ServicesNotReadyReason, "timeout waiting for services: "+message, true)
+			return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env))}
+		}
+	}
+	return ctrl.Result{RequeueAfter: convergencePoll}
+}
+
+// timedOut tells whether the Stack has been progressing for longer than spec.timeout.
+func (r *StackReconciler) timedOut(s *stackScope) bool {
+	c := meta.FindStatusCondition(s.stack.Status.Conditions, kargov1.ReadyCondition)
+	timeout := 5 * time.Minute
+	if s.stack.Spec.Timeout != nil {
+		timeout = s.stack.Spec.Timeout.Duration
+	}
+	return c != nil && c.Status == metav1.ConditionFalse && time.Since(c.LastTransitionTime.Time) > timeout
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// reconcileDelete removes everything the Stack owns: services, then (once
+// their tasks are gone or the timeout passed) networks, configs and secrets.
+// Volumes stay.
+func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, kargov1.DeletingReason, "removing Swarm objects", false)
+	if err := r.resolveEnvironment(ctx, s); err != nil {
+		var missing bool
+		env := &kargov1.Environment{}
+		if getErr := r.Get(ctx, types.NamespacedName{Namespace: s.stack.Namespace, Name: s.stack.Spec.EnvironmentRef.Name}, env); apierrors.IsNotFound(getErr) {
+			missing = true
+		}
+		if !missing {
+			// The Swarm is unreachable: keep the finalizer so nothing is orphaned.
+			return ctrl.Result{}, fmt.Errorf("delete stack: %w", err)
+		}
+		r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, kargov1.EnvironmentNotReadyReason, "environment %s is gone: Swarm objects of this stack are left in place", env.Name)
+		controllerutil.RemoveFinalizer(s.stack, kargov1.Finalizer)
+		return ctrl.Result{}, r.Update(ctx, s.stack)
+	}
+	keep := map[string]map[string]bool{}
+	services, err := s.engine.ListServices(ctx, s.owner)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	for _, svc := range services {
+		if err := s.engine.RemoveService(ctx, svc.ID); err != nil {
+			return ctrl.Result{}, err
+		}
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "service %s deleted", svc.Spec.Name)
+	}
+	tasks, err := s.engine.ContainersLeft(ctx, s.objects.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	timeout := 5 * time.Minute
+	if s.stack.Spec.Timeout != nil {
+		timeout = s.stack.Spec.Timeout.Duration
+	}
+	if tasks > 0 && time.Since(s.stack.DeletionTimestamp.Time) < timeout {
+		log.V(1).Info("waiting for task containers to stop", "containers", tasks)
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	if err := r.removeOwned(ctx, s, keep); err != nil {
+		return ctrl.Result{}, err
+	}
+	inventory, err := s.engine.CountOwned(ctx, s.owner)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if inventory > 0 && time.Since(s.stack.DeletionTimestamp.Time) < timeout {
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+	}
+	controllerutil.RemoveFinalizer(s.stack, kargov1.Finalizer)
+	log.Info("deleted", "leftovers", inventory)
+	return ctrl.Result{}, r.Update(ctx, s.stack)
+}
+
+// SetupWithManager registers the controller. Changes of its Services,
+// Environment, ConfigMaps and Secrets reconcile the Stack.
+func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Service{}, serviceStackIndex, func(o client.Object) []string {
+		return []string{o.(*kargov1.Service).Spec.StackRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Stack{}, stackEnvIndex, func(o client.Object) []string {
+		return []string{o.(*kargov1.Stack).Spec.EnvironmentRef.Name}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&kargov1.Stack{}).
+		Watches(&kargov1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*kargov1.Service).Spec.StackRef.Name}}}
+		})).
+		Watches(&kargov1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOf(stackEnvIndex))).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
+		Named("stack").
+		Complete(r)
+}
+
+func (r *StackReconciler) stacksOf(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list kargov1.StackList
+		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+			return nil
+		}
+		return stackRequests(list.Items)
+	}
+}
+
+// stacksInNamespace reconciles the Stacks of a ConfigMap's or Secret's
+// namespace; the reconcile itself finds out whether content changed, at the
+// cost of reads only.
+func (r *StackReconciler) stacksInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var list kargov1.StackList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	return stackRequests(list.Items)
+}
+
+func stackRequests(stacks []kargov1.Stack) []reconcile.Request {
+	reqs := make([]reconcile.Request, 0, len(stacks))
+	for _, st := range stacks {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&st)})
+	}
+	return reqs
+}

@@ -1,0 +1,110 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// ServiceView is the observed state of a service.
+type ServiceView struct {
+	ID          string
+	Image       string
+	Desired     int64
+	Running     int64
+	UpdateState string
+	Ready       bool
+	// Message explains why the service is not ready: the newest task error
+	// or the update status message.
+	Message string
+}
+
+// Observe reads a service (listed with its task counts) and its tasks.
+// Ready: running tasks equal desired ones and the last update neither paused
+// nor rolled back.
+func (c *Client) Observe(ctx context.Context, svc swarm.Service) (ServiceView, error) {
+	view := ServiceView{ID: svc.ID}
+	if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		view.Image = cs.Image
+	}
+	if svc.ServiceStatus != nil {
+		view.Desired = int64(svc.ServiceStatus.DesiredTasks)
+		view.Running = int64(svc.ServiceStatus.RunningTasks)
+	}
+	updateFailed := false
+	if u := svc.UpdateStatus; u != nil {
+		view.UpdateState = string(u.State)
+		switch u.State {
+		case swarm.UpdateStatePaused, swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackPaused, swarm.UpdateStateRollbackCompleted:
+			updateFailed = true
+			view.Message = fmt.Sprintf("update %s: %s", u.State, u.Message)
+		case swarm.UpdateStateUpdating:
+			view.Message = "updating"
+		}
+	}
+	view.Ready = !updateFailed && view.Running == view.Desired && view.UpdateState != string(swarm.UpdateStateUpdating)
+	if view.Ready {
+		return view, nil
+	}
+	tasks, err := c.api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", svc.ID))})
+	if err != nil {
+		return view, fmt.Errorf("list tasks of %s: %w", svc.Spec.Name, err)
+	}
+	if msg := taskError(tasks); msg != "" {
+		if view.Message != "" {
+			view.Message += ": "
+		}
+		view.Message += msg
+	}
+	return view, nil
+}
+
+// taskError returns the error of the newest task that has one, or why the
+// newest pending task waits ("no suitable node").
+func taskError(tasks []swarm.Task) string {
+	sort.Slice(tasks, func(i, j int) bool { return tasks[i].Meta.UpdatedAt.After(tasks[j].Meta.UpdatedAt) })
+	for _, t := range tasks {
+		if t.Status.Err != "" {
+			return fmt.Sprintf("task %s: %s", t.Status.State, t.Status.Err)
+		}
+		if t.Status.State == swarm.TaskStatePending && t.Status.Message != "" {
+			return fmt.Sprintf("task pending: %s", t.Status.Message)
+		}
+	}
+	return ""
+}
+
+// ContainersLeft counts the containers of a stack namespace still present
+// on the endpoint's node. Swarm drops tasks as soon as their service is
+// removed, while their containers may take the stop grace period to exit;
+// networks cannot be removed before they have.
+func (c *Client) ContainersLeft(ctx context.Context, namespace string) (int, error) {
+	containers, err := c.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", kargov1.StackNamespaceLabel+"="+namespace))})
+	if err != nil {
+		return 0, fmt.Errorf("list containers: %w", err)
+	}
+	return len(containers), nil
+}
+
+// CountOwned counts the services, networks, configs and secrets of the owner.
+func (c *Client) CountOwned(ctx context.Context, owner string) (int, error) {
+	services, err := c.ListServices(ctx, owner)
+	if err != nil {
+		return 0, err
+	}
+	networks, err := c.ListNetworks(ctx, owner)
+	if err != nil {
+		return 0, err
+	}
+	files, err := c.ListFiles(ctx, owner)
+	if err != nil {
+		return 0, err
+	}
+	return len(services) + len(networks) + len(files), nil
+}
