@@ -4,11 +4,11 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/onsi/gomega"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/volume"
+	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,25 +41,25 @@ func (f *fixture) geoStack(port int32) (*kargov1.Stack, []*kargov1.Service) {
 	services := []*kargov1.Service{
 		{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Spec: kargov1.ServiceSpec{
 			StackRef: kargov1.LocalObjectReference{Name: "geo"}, Image: image,
-			Command:  []string{"sh", "-c", "test -s /run/secrets/db-password && exec sleep 3600"},
-			Networks: []kargov1.NetworkAttachment{{Name: "back", Aliases: []string{"database"}}},
-			Secrets:  []kargov1.FileReference{{Name: "db-password"}},
-			Mounts:   []kargov1.Mount{{Type: "volume", Source: "data", Target: "/data"}},
+			Command:         []string{"sh", "-c", "test -s /run/secrets/db-password && exec sleep 3600"},
+			Networks:        []kargov1.NetworkAttachment{{Name: "back", Aliases: []string{"database"}}},
+			Secrets:         []kargov1.FileReference{{Name: "db-password"}},
+			Mounts:          []kargov1.Mount{{Type: "volume", Source: "data", Target: "/data"}},
 			StopGracePeriod: quick(),
 		}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: kargov1.ServiceSpec{
 			StackRef: kargov1.LocalObjectReference{Name: "geo"}, Image: image,
-			Command:  []string{"httpd", "-f", "-p", "8080", "-h", "/www"},
-			Env:      []kargov1.EnvVar{{Name: "MODE", Value: "demo"}},
-			Ports:    []kargov1.Port{{Target: 8080, Published: port, Protocol: "tcp", Mode: "host"}},
-			Networks: []kargov1.NetworkAttachment{{Name: "front"}, {Name: "back"}},
-			Configs:  []kargov1.FileReference{{Name: "site", Target: "/www/index.html"}},
+			Command:         []string{"httpd", "-f", "-p", "8080", "-h", "/www"},
+			Env:             []kargov1.EnvVar{{Name: "MODE", Value: "demo"}},
+			Ports:           []kargov1.Port{{Target: 8080, Published: port, Protocol: "tcp", Mode: "host"}},
+			Networks:        []kargov1.NetworkAttachment{{Name: "front"}, {Name: "back"}},
+			Configs:         []kargov1.FileReference{{Name: "site", Target: "/www/index.html"}},
 			StopGracePeriod: quick(),
 		}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "worker", Namespace: ns}, Spec: kargov1.ServiceSpec{
 			StackRef: kargov1.LocalObjectReference{Name: "geo"}, Image: image,
-			Command:  []string{"sleep", "3600"}, Replicas: ptr.To[int64](2),
-			Networks: []kargov1.NetworkAttachment{{Name: "back"}},
+			Command: []string{"sleep", "3600"}, Replicas: ptr.To[int64](2),
+			Networks:        []kargov1.NetworkAttachment{{Name: "back"}},
 			StopGracePeriod: quick(),
 		}},
 	}
@@ -124,7 +124,7 @@ func TestStackLifecycle(t *testing.T) {
 	writes := engine.Writes()
 	f.requestReconcile(stack)
 	f.requestReconcile(stack)
-	g.Expect(engine.Writes() - writes).To(BeZero(), "write calls during no-op reconciles")
+	g.Expect(engine.Writes()-writes).To(BeZero(), "write calls during no-op reconciles")
 	t.Logf("two no-op reconciles: %d write calls", engine.Writes()-writes)
 
 	// Change the web service's image env: only web is updated.

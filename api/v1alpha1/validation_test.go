@@ -154,10 +154,14 @@ func TestImmutableFields(t *testing.T) {
 		want     []string
 	}{
 		{"service stackRef", validService,
-			func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "other", "spec", "stackRef", "name") },
+			func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "other", "spec", "stackRef", "name")
+			},
 			[]string{"spec.stackRef", "stackRef is immutable"}},
 		{"stack namespace", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s}\nspec: {environmentRef: {name: e}, namespace: geo}\n",
-			func(u *unstructured.Unstructured) { _ = unstructured.SetNestedField(u.Object, "geo2", "spec", "namespace") },
+			func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "geo2", "spec", "namespace")
+			},
 			[]string{"spec.namespace", "namespace is immutable"}},
 	}
 	for _, tc := range cases {

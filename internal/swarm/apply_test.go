@@ -52,14 +52,14 @@ func fullService(name string) *kargov1.Service {
 				{Type: "volume", Source: "data", Target: "/data"},
 				{Type: "tmpfs", Target: "/cache", TmpfsOptions: &kargov1.TmpfsOptions{Size: &mem}},
 			},
-			Configs:   []kargov1.FileReference{{Name: "site", Target: "/www/index.html", Mode: ptr.To[int32](0o444)}},
-			Secrets:   []kargov1.FileReference{{Name: "password"}},
-			Placement: &kargov1.Placement{Constraints: []string{"node.role==manager"}, Preferences: []kargov1.PlacementPreference{{Spread: "node.labels.zone"}}, MaxReplicasPerNode: ptr.To[int64](2)},
-			Resources: &kargov1.Resources{Limits: &kargov1.ResourceAmounts{CPUs: "0.5", Memory: &mem}, Reservations: &kargov1.ResourceAmounts{CPUs: "0.1"}},
-			RestartPolicy: &kargov1.RestartPolicy{Condition: "on-failure", MaxAttempts: ptr.To[int64](3), Delay: d("2s")},
-			UpdateConfig:   &kargov1.UpdateConfig{Parallelism: ptr.To[int64](1), Delay: d("1s"), FailureAction: "rollback", Order: "start-first"},
-			RollbackConfig: &kargov1.UpdateConfig{Order: "stop-first"},
-			Healthcheck:    &kargov1.Healthcheck{Test: []string{"CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"}, Interval: d("5s"), Timeout: d("2s"), Retries: ptr.To[int64](3), StartPeriod: d("1s")},
+			Configs:         []kargov1.FileReference{{Name: "site", Target: "/www/index.html", Mode: ptr.To[int32](0o444)}},
+			Secrets:         []kargov1.FileReference{{Name: "password"}},
+			Placement:       &kargov1.Placement{Constraints: []string{"node.role==manager"}, Preferences: []kargov1.PlacementPreference{{Spread: "node.labels.zone"}}, MaxReplicasPerNode: ptr.To[int64](2)},
+			Resources:       &kargov1.Resources{Limits: &kargov1.ResourceAmounts{CPUs: "0.5", Memory: &mem}, Reservations: &kargov1.ResourceAmounts{CPUs: "0.1"}},
+			RestartPolicy:   &kargov1.RestartPolicy{Condition: "on-failure", MaxAttempts: ptr.To[int64](3), Delay: d("2s")},
+			UpdateConfig:    &kargov1.UpdateConfig{Parallelism: ptr.To[int64](1), Delay: d("1s"), FailureAction: "rollback", Order: "start-first"},
+			RollbackConfig:  &kargov1.UpdateConfig{Order: "stop-first"},
+			Healthcheck:     &kargov1.Healthcheck{Test: []string{"CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"}, Interval: d("5s"), Timeout: d("2s"), Retries: ptr.To[int64](3), StartPeriod: d("1s")},
 			Labels:          map[string]string{"traefik.enable": "true"},
 			ContainerLabels: map[string]string{"team": "maps"},
 			Logging:         &kargov1.Logging{Driver: "json-file", Options: map[string]string{"max-size": "10m"}},
@@ -115,7 +115,7 @@ func TestServiceLifecycle(t *testing.T) {
 	res, err = c.ApplyService(ctx, spec, owner)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Unchanged), "a second apply of the same spec must not update (drift: %v)", res.Drift)
-	g.Expect(c.Writes() - writes).To(BeZero(), "write calls on a no-op apply")
+	g.Expect(c.Writes()-writes).To(BeZero(), "write calls on a no-op apply")
 
 	svc.Spec.Replicas = ptr.To[int64](2)
 	spec, _ = swarm.ServiceSpec(svc, objs)
