@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -186,4 +187,15 @@ func (f *fixture) engine() *swarm.Client {
 	cli, ok := engines.Get(types.NamespacedName{Namespace: f.namespace, Name: f.env.Name})
 	f.g.Expect(ok).To(BeTrue(), "no engine client cached for the environment")
 	return cli
+}
+
+// k8sDelete deletes a Stack and waits until its finalizer has cleaned up.
+func k8sDelete(f *fixture, stack *kargov1.Stack) error {
+	if err := k8s.Delete(f.ctx, stack); err != nil {
+		return err
+	}
+	f.g.Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack))
+	}, timeout, poll).Should(BeTrue(), "stack %s not deleted", stack.Name)
+	return nil
 }

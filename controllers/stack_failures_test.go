@@ -1,0 +1,221 @@
+package controllers_test
+
+import (
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dockerswarm "github.com/docker/docker/api/types/swarm"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+func (f *fixture) stackWith(name string, services ...*kargov1.Service) *kargov1.Stack {
+	stack := &kargov1.Stack{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
+		Spec: kargov1.StackSpec{
+			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			Namespace:      f.namespace + "-" + name,
+			Networks:       []kargov1.Network{{Name: "back"}},
+		},
+	}
+	f.create(stack)
+	for _, svc := range services {
+		svc.Namespace = f.namespace
+		svc.Spec.StackRef.Name = name
+		f.create(svc)
+	}
+	return stack
+}
+
+func sleeper(name string) *kargov1.Service {
+	return &kargov1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kargov1.ServiceSpec{
+		Image: "kargo.local/busybox:1", Command: []string{"sleep", "3600"}, StopGracePeriod: quick(),
+		Networks: []kargov1.NetworkAttachment{{Name: "back"}},
+	}}
+}
+
+// TestUnmanagedServiceIsLeftAlone: a service with the same name that Kargo
+// does not own is neither modified nor deleted, and the Stack says Conflict.
+func TestUnmanagedServiceIsLeftAlone(t *testing.T) {
+	f := newFixture(t)
+	name := f.namespace + "-app_web"
+	replicas := uint64(1)
+	created, err := docker.ServiceCreate(f.ctx, dockerswarm.ServiceSpec{
+		Annotations:  dockerswarm.Annotations{Name: name, Labels: map[string]string{"team": "other"}},
+		TaskTemplate: dockerswarm.TaskSpec{ContainerSpec: &dockerswarm.ContainerSpec{Image: "kargo.local/busybox:1", Command: []string{"sleep", "3600"}, StopGracePeriod: ptr.To(time.Second)}},
+		Mode:         dockerswarm.ServiceMode{Replicated: &dockerswarm.ReplicatedService{Replicas: &replicas}},
+	}, dockerswarm.ServiceCreateOptions{})
+	f.g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = docker.ServiceRemove(f.ctx, created.ID) })
+	before, _, err := docker.ServiceInspectWithRaw(f.ctx, created.ID, dockerswarm.ServiceInspectOptions{})
+	f.g.Expect(err).NotTo(HaveOccurred())
+
+	stack := f.stackWith("app", sleeper("web"), sleeper("api"))
+	msg := f.waitCondition(stack, metav1.ConditionFalse, kargov1.ConflictReason)
+	f.g.Expect(msg).To(ContainSubstring("exists and is not managed by Kargo"))
+	t.Logf("Conflict: %s", msg)
+
+	after, _, err := docker.ServiceInspectWithRaw(f.ctx, created.ID, dockerswarm.ServiceInspectOptions{})
+	f.g.Expect(err).NotTo(HaveOccurred())
+	f.g.Expect(after.Version).To(Equal(before.Version), "the unmanaged service was modified")
+	f.g.Expect(after.Spec.Labels).NotTo(HaveKey(kargov1.OwnerLabel))
+	// The rest of the Stack is deployed.
+	_, _, err = docker.ServiceInspectWithRaw(f.ctx, f.namespace+"-app_api", dockerswarm.ServiceInspectOptions{})
+	f.g.Expect(err).NotTo(HaveOccurred())
+}
+
+// TestEngineRejections: what only the Swarm can refuse is reported with the
+// engine's message, and nothing else of the Stack is removed.
+func TestEngineRejections(t *testing.T) {
+	f := newFixture(t)
+	g := f.g
+
+	// A port already published (ingress) by a service outside the stack.
+	replicas := uint64(0)
+	other, err := docker.ServiceCreate(f.ctx, dockerswarm.ServiceSpec{
+		Annotations:  dockerswarm.Annotations{Name: f.namespace + "-port-holder"},
+		TaskTemplate: dockerswarm.TaskSpec{ContainerSpec: &dockerswarm.ContainerSpec{Image: "kargo.local/busybox:1", Command: []string{"sleep", "3600"}}},
+		Mode:         dockerswarm.ServiceMode{Replicated: &dockerswarm.ReplicatedService{Replicas: &replicas}},
+		EndpointSpec: &dockerswarm.EndpointSpec{Ports: []dockerswarm.PortConfig{{TargetPort: 80, PublishedPort: 18283, Protocol: "tcp", PublishMode: dockerswarm.PortConfigPublishModeIngress}}},
+	}, dockerswarm.ServiceCreateOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = docker.ServiceRemove(f.ctx, other.ID) })
+
+	portTaken := sleeper("web")
+	portTaken.Spec.Ports = []kargov1.Port{{Target: 8080, Published: 18283, Protocol: "tcp", Mode: "ingress"}}
+	noImage := sleeper("tiles")
+	noImage.Spec.Image = "kargo.local/does-not-exist:1"
+	healthy := sleeper("db")
+	stack := f.stackWith("geo", portTaken, noImage, healthy)
+
+	var msg string
+	g.Eventually(func() string {
+		msg = f.waitCondition(stack, metav1.ConditionFalse, "")
+		return msg
+	}, timeout, poll).Should(SatisfyAll(ContainSubstring("18283"), ContainSubstring("No such image")))
+	t.Logf("Ready=False: %s", msg)
+	g.Expect(stack.Status.ReadyServices).To(Equal("1/3"))
+
+	// Declaring an external network that does not exist: reported, and the
+	// services already deployed stay.
+	f.update(stack, func() {
+		stack.Spec.Networks = append(stack.Spec.Networks, kargov1.Network{Name: "missing-" + f.namespace, External: true})
+	})
+	g.Eventually(func() string {
+		msg = f.waitCondition(stack, metav1.ConditionFalse, kargov1.ApplyFailedReason)
+		return msg
+	}, timeout, poll).Should(SatisfyAll(ContainSubstring("missing-"+f.namespace), ContainSubstring("not found")))
+	t.Logf("Ready=False: %s", msg)
+	for _, name := range []string{"db", "tiles"} {
+		_, _, err := docker.ServiceInspectWithRaw(f.ctx, f.namespace+"-geo_"+name, dockerswarm.ServiceInspectOptions{})
+		g.Expect(err).NotTo(HaveOccurred(), "service %s was removed", name)
+	}
+	g.Expect(k8sDelete(f, stack)).To(Succeed())
+}
+
+// socketProxy forwards a unix socket to the Docker socket. It stands in for
+// an engine that goes away and comes back: stopping the shared dockerd would
+// take every other test's Swarm down with it. The engine behind it is real.
+type socketProxy struct {
+	path, target string
+	mu           sync.Mutex
+	listener     net.Listener
+	conns        []net.Conn
+}
+
+func (p *socketProxy) start(t *testing.T) {
+	l, err := net.Listen("unix", p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.listener = l
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("unix", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+func (p *socketProxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listener.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestEndpointDown: an engine that stops answering is reported on the
+// Environment and its Stacks, nothing is deleted, and after it is back
+// everything converges without duplicates.
+func TestEndpointDown(t *testing.T) {
+	f := newFixture(t)
+	g := f.g
+	proxy := &socketProxy{path: filepath.Join(t.TempDir(), "docker.sock"), target: strings.TrimPrefix(dockerHost, "unix://")}
+	proxy.start(t)
+	env := &kargov1.Environment{
+		ObjectMeta: metav1.ObjectMeta{Name: "flaky", Namespace: f.namespace},
+		Spec:       kargov1.EnvironmentSpec{Endpoint: kargov1.Endpoint{Host: "unix://" + proxy.path}, Interval: &metav1.Duration{Duration: 2 * time.Second}},
+	}
+	f.create(env)
+	f.waitReady(env)
+	f.env = env
+	stack := f.stackWith("app", sleeper("api"))
+	f.waitReady(stack)
+	before := f.swarmServiceIn("app", "api")
+
+	proxy.stop()
+	msg := f.waitCondition(env, metav1.ConditionFalse, kargov1.UnreachableReason)
+	t.Logf("Environment: %s", msg)
+	msg = f.waitCondition(stack, metav1.ConditionFalse, kargov1.EnvironmentNotReadyReason)
+	t.Logf("Stack: %s", msg)
+	_, _, err := docker.ServiceInspectWithRaw(f.ctx, before.ID, dockerswarm.ServiceInspectOptions{})
+	g.Expect(err).NotTo(HaveOccurred(), "service removed while the endpoint was down")
+
+	proxy.start(t)
+	f.waitReady(env)
+	f.waitReady(stack)
+	after := f.swarmServiceIn("app", "api")
+	g.Expect(after.ID).To(Equal(before.ID), "service recreated after the endpoint came back")
+	list, err := docker.ServiceList(f.ctx, dockerswarm.ServiceListOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	n := 0
+	for _, s := range list {
+		if strings.HasPrefix(s.Spec.Name, f.namespace+"-app_") {
+			n++
+		}
+	}
+	g.Expect(n).To(Equal(1), "duplicate services after recovery")
+	g.Expect(k8sDelete(f, stack)).To(Succeed())
+}
+
+func (f *fixture) swarmServiceIn(stack, name string) dockerswarm.Service {
+	f.t.Helper()
+	svc, _, err := docker.ServiceInspectWithRaw(f.ctx, f.namespace+"-"+stack+"_"+name, dockerswarm.ServiceInspectOptions{})
+	f.g.Expect(err).NotTo(HaveOccurred())
+	return svc
+}
