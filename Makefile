@@ -87,7 +87,6 @@ docker-build: ## Build the manager image (needs a Docker engine with network acc
 .PHONY: build-installer
 build-installer: manifests generate ## Write dist/install.yaml: CRDs, RBAC and the manager Deployment.
 	mkdir -p dist
-	cd config/manager && kubectl kustomize . >/dev/null
 	$(KUSTOMIZE) config/default | sed 's|image: controller:latest|image: $(IMG)|' > dist/install.yaml
 
 ##@ Deployment
