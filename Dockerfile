@@ -9,7 +9,7 @@ WORKDIR /workspace
 COPY go.mod go.sum ./
 RUN go mod download
 
-# The sources, including config/ (the default catalog is embedded in the binary).
+# The sources.
 COPY . .
 
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath -o kargo .

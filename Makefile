@@ -55,12 +55,8 @@ swarm-up: ## Start the local single-node Swarm (own dockerd on a private socket)
 swarm-down: ## Stop the local Swarm and remove its state.
 	hack/swarm.sh down
 
-.PHONY: test-unit
-test-unit: ## Unit tests of the pure packages.
-	go test $(GO_TEST_FLAGS) ./api/... ./internal/...
-
 .PHONY: test
-test: manifests generate fmt vet envtest-assets swarm-up ## Unit tests, then envtest + swarm-backed tests.
+test: manifests generate fmt vet envtest-assets swarm-up ## All tests: pure (golden) tests, envtest suites and swarm-backed tests.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
 		go test $(GO_TEST_FLAGS) -v ./... 2>&1 | tee $(LOCALBIN)/test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
 	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test.log && { echo "tests failed: see bin/test.log"; exit 1; } || true
