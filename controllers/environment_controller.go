@@ -12,10 +12,9 @@ import (
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
@@ -34,6 +33,7 @@ type EnvironmentReconciler struct {
 
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -48,6 +48,14 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
+	}
+	if !env.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, env)
+	}
+	if !controllerutil.ContainsFinalizer(env, kargov1.Finalizer) {
+		patch := client.MergeFrom(env.DeepCopy())
+		controllerutil.AddFinalizer(env, kargov1.Finalizer)
+		return ctrl.Result{}, r.Patch(ctx, env, patch)
 	}
 	if env.Spec.Suspend {
 		log.V(1).Info("suspended")
@@ -83,6 +91,27 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	interval := environmentInterval(env)
 	log.V(1).Info("reconciled", "cluster", info.ClusterID, "nodes", info.Nodes, "next", interval)
 	return ctrl.Result{RequeueAfter: jitter(interval)}, nil
+}
+
+// reconcileDelete keeps the Environment while Stacks use it: they need its
+// endpoint to remove their Swarm objects.
+func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov1.Environment) (ctrl.Result, error) {
+	var stacks kargov1.StackList
+	if err := r.List(ctx, &stacks, client.InNamespace(env.Namespace), client.MatchingFields{stackEnvIndex: env.Name}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list stacks: %w", err)
+	}
+	if len(stacks.Items) > 0 {
+		names := make([]string, 0, len(stacks.Items))
+		for _, st := range stacks.Items {
+			names = append(names, st.Name)
+		}
+		ctrl.LoggerFrom(ctx).Info("deletion waits for stacks", "stacks", names)
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	r.Engines.Forget(client.ObjectKeyFromObject(env))
+	patch := client.MergeFrom(env.DeepCopy())
+	controllerutil.RemoveFinalizer(env, kargov1.Finalizer)
+	return ctrl.Result{}, r.Patch(ctx, env, patch)
 }
 
 // connect pings the engine through the cached client.
@@ -123,7 +152,7 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&kargov1.Environment{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&kargov1.Environment{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.environmentsForSecret)).
 		Named("environment").
 		Complete(r)

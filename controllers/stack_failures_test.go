@@ -11,8 +11,10 @@ import (
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
@@ -210,7 +212,15 @@ func TestEndpointDown(t *testing.T) {
 		}
 	}
 	g.Expect(n).To(Equal(1), "duplicate services after recovery")
+
+	// Deleting the Environment first waits for its Stacks, which still need
+	// its endpoint to clean up the Swarm.
+	g.Expect(k8s.Delete(f.ctx, env)).To(Succeed())
+	g.Consistently(func() error { return k8s.Get(f.ctx, client.ObjectKeyFromObject(env), env) }, 2*time.Second, poll).Should(Succeed())
 	g.Expect(k8sDelete(f, stack)).To(Succeed())
+	_, _, err = docker.ServiceInspectWithRaw(f.ctx, before.ID, dockerswarm.ServiceInspectOptions{})
+	g.Expect(err).To(HaveOccurred(), "the stack's service survived its deletion")
+	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(env), env)) }, timeout, poll).Should(BeTrue())
 }
 
 func (f *fixture) swarmServiceIn(stack, name string) dockerswarm.Service {

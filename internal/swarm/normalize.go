@@ -42,6 +42,8 @@ var swarmDefaults = []struct {
 	{[]string{"TaskTemplate", "ForceUpdate"}, float64(0)},
 	{[]string{"TaskTemplate", "Runtime"}, "container"},
 	{[]string{"EndpointSpec", "Mode"}, "vip"},
+	{[]string{"TaskTemplate", "RestartPolicy", "MaxAttempts"}, float64(0)},
+	{[]string{"TaskTemplate", "RestartPolicy", "Condition"}, "any"},
 	{[]string{"UpdateConfig", "FailureAction"}, "pause"},
 	{[]string{"UpdateConfig", "Order"}, "stop-first"},
 	{[]string{"RollbackConfig", "FailureAction"}, "pause"},
