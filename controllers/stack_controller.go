@@ -561,11 +561,15 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 // timedOut tells whether the Stack has been progressing for longer than spec.timeout.
 func (r *StackReconciler) timedOut(s *stackScope) bool {
 	c := meta.FindStatusCondition(s.stack.Status.Conditions, kargov1.ReadyCondition)
-	timeout := 5 * time.Minute
-	if s.stack.Spec.Timeout != nil {
-		timeout = s.stack.Spec.Timeout.Duration
+	return c != nil && c.Status == metav1.ConditionFalse && time.Since(c.LastTransitionTime.Time) > stackTimeout(s.stack)
+}
+
+// stackTimeout is spec.timeout, 5m when unset.
+func stackTimeout(stack *kargov1.Stack) time.Duration {
+	if stack.Spec.Timeout != nil {
+		return stack.Spec.Timeout.Duration
 	}
-	return c != nil && c.Status == metav1.ConditionFalse && time.Since(c.LastTransitionTime.Time) > timeout
+	return 5 * time.Minute
 }
 
 func orDefault(s, def string) string {
@@ -610,10 +614,7 @@ func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (c
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	timeout := 5 * time.Minute
-	if s.stack.Spec.Timeout != nil {
-		timeout = s.stack.Spec.Timeout.Duration
-	}
+	timeout := stackTimeout(s.stack)
 	if tasks > 0 && time.Since(s.stack.DeletionTimestamp.Time) < timeout {
 		log.V(1).Info("waiting for task containers to stop", "containers", tasks)
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
