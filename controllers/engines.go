@@ -10,15 +10,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/metrics"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
 // Engines caches one Engine API client per Environment, rebuilt when the
 // endpoint or its TLS Secret changes. Environment and Stack reconcilers share it.
 type Engines struct {
-	// Options are passed to every new client (metrics).
-	Options []swarm.Option
-
 	mu      sync.Mutex
 	clients map[types.NamespacedName]cachedEngine
 }
@@ -60,7 +58,7 @@ func (e *Engines) For(ctx context.Context, c client.Reader, env *kargov1.Environ
 		_ = cached.client.Close()
 		delete(e.clients, key)
 	}
-	cli, err := swarm.Connect(ep, e.Options...)
+	cli, err := swarm.Connect(ep, swarm.WithRequestObserver(metrics.EngineRequestObserver(key.String())))
 	if err != nil {
 		return nil, &EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
 	}

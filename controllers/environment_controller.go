@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/swarm"
@@ -29,6 +30,7 @@ type EnvironmentReconciler struct {
 	Scheme   *runtime.Scheme
 	Recorder record.EventRecorder
 	Engines  *Engines
+	Watchers *Watchers
 }
 
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments,verbs=get;list;watch;update;patch
@@ -44,6 +46,7 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	env := &kargov1.Environment{}
 	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.Watchers.Stop(req.NamespacedName)
 			r.Engines.Forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
@@ -85,6 +88,7 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		Nodes: int32(info.Nodes), Managers: int32(info.Managers),
 		EngineVersion: info.EngineVersion, APIVersion: info.APIVersion,
 	}
+	r.Watchers.Ensure(client.ObjectKeyFromObject(env))
 	markReady(&env.Status.Conditions, env.Generation,
 		fmt.Sprintf("swarm %s: %d node(s), %d manager(s), engine %s", info.ClusterID, info.Nodes, info.Managers, info.EngineVersion))
 	env.Status.ObservedGeneration = env.Generation
@@ -108,6 +112,7 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov
 		ctrl.LoggerFrom(ctx).Info("deletion waits for stacks", "stacks", names)
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
+	r.Watchers.Stop(client.ObjectKeyFromObject(env))
 	r.Engines.Forget(client.ObjectKeyFromObject(env))
 	patch := client.MergeFrom(env.DeepCopy())
 	controllerutil.RemoveFinalizer(env, kargov1.Finalizer)
@@ -154,6 +159,7 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kargov1.Environment{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.environmentsForSecret)).
+		WatchesRawSource(source.Channel(r.Watchers.Environments, &handler.EnqueueRequestForObject{})).
 		Named("environment").
 		Complete(r)
 }

@@ -22,14 +22,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/depgraph"
+	"github.com/kargo-io/kargo/internal/metrics"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
 const (
-	serviceStackIndex = ".spec.stackRef.name"
-	stackEnvIndex     = ".spec.environmentRef.name"
+	serviceStackIndex   = ".spec.stackRef.name"
+	stackEnvIndex       = ".spec.environmentRef.name"
+	stackDependsOnIndex = ".spec.dependsOn.name"
 	// ReconcileRequestAnnotation asks for an immediate reconcile; its value
 	// is copied to status.lastHandledReconcileAt when handled.
 	ReconcileRequestAnnotation = "swarm.kargo.io/reconcile-requested-at"
@@ -44,6 +48,7 @@ type StackReconciler struct {
 	Scheme   *runtime.Scheme
 	Recorder record.EventRecorder
 	Engines  *Engines
+	Watchers *Watchers
 }
 
 // stackScope is what the phases of one reconcile share.
@@ -58,6 +63,19 @@ type stackScope struct {
 	desired map[string]map[string]bool
 	// serviceErrors are per-service failures that do not stop the others.
 	serviceErrors map[string]error
+	// waiting holds, per service not created yet, the dependencies it waits for.
+	waiting map[string]string
+	// desiredHashes are the spec hashes applied (or held) this reconcile,
+	// and applied the services updated or created by it.
+	desiredHashes map[string]string
+	applied       map[string]bool
+	// previous is the status of the last reconcile: services by name and
+	// the inventory by kind/name, to tell a drift from a first creation.
+	previous    map[string]kargov1.ServiceState
+	inventoried map[string]bool
+	// notReadySince is when Ready last left True (zero when it was True):
+	// the start of the convergence measured when it comes back.
+	notReadySince time.Time
 	// changes counts what this reconcile did, for the summary log line.
 	created, updated, pruned int
 }
@@ -86,16 +104,17 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	}
 
 	base := stack.DeepCopy()
+	scope := newStackScope(stack)
 	defer func() {
 		if v, ok := stack.Annotations[ReconcileRequestAnnotation]; ok {
 			stack.Status.LastHandledReconcileAt = v
 		}
+		r.recordReadiness(scope)
 		if err := r.Status().Patch(ctx, stack, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patch status: %w", err)})
 		}
 	}()
 
-	scope := &stackScope{stack: stack, owner: stack.Namespace + "/" + stack.Name, serviceErrors: map[string]error{}}
 	stack.Status.Namespace = swarmNamespace(stack)
 	if !stack.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, scope)
@@ -106,6 +125,27 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	return result, err
 }
 
+func newStackScope(stack *kargov1.Stack) *stackScope {
+	s := &stackScope{
+		stack: stack, owner: stack.Namespace + "/" + stack.Name,
+		serviceErrors: map[string]error{}, waiting: map[string]string{},
+		desiredHashes: map[string]string{}, applied: map[string]bool{},
+		previous: map[string]kargov1.ServiceState{}, inventoried: map[string]bool{},
+	}
+	for _, st := range stack.Status.Services {
+		s.previous[st.Name] = st
+	}
+	for _, e := range stack.Status.Inventory {
+		s.inventoried[e.Kind+"/"+e.Name] = true
+	}
+	if c := meta.FindStatusCondition(stack.Status.Conditions, kargov1.ReadyCondition); c == nil {
+		s.notReadySince = stack.CreationTimestamp.Time
+	} else if c.Status != metav1.ConditionTrue {
+		s.notReadySince = c.LastTransitionTime.Time
+	}
+	return s
+}
+
 // reconcile runs the phases in order; each returns an error wrapped with context.
 func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Result, error) {
 	gen := s.stack.Generation
@@ -113,6 +153,16 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 	if err := r.resolveEnvironment(ctx, s); err != nil {
 		markNotReady(&s.stack.Status.Conditions, gen, kargov1.EnvironmentNotReadyReason, err.Error(), false)
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+	}
+	if err := r.checkDependencies(ctx, s); err != nil {
+		var notReady dependencyNotReadyError
+		if errors.As(err, &notReady) {
+			// Nothing is created or changed until the dependencies are
+			// Ready; their status changes enqueue this Stack.
+			markNotReady(&s.stack.Status.Conditions, gen, kargov1.DependencyNotReadyReason, err.Error(), false)
+			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+		}
+		return r.fail(s, err)
 	}
 	if err := r.collectServices(ctx, s); err != nil {
 		return r.fail(s, err)
@@ -149,13 +199,33 @@ type invalidSpecError struct{ error }
 
 func (e invalidSpecError) Unwrap() error { return e.error }
 
+// dependencyCycleError: dependsOn entries form a cycle.
+type dependencyCycleError struct {
+	what  string
+	cycle []string
+}
+
+func (e dependencyCycleError) Error() string {
+	return fmt.Sprintf("dependency cycle between %s: %s", e.what, strings.Join(e.cycle, " -> "))
+}
+
+// dependencyNotReadyError: Stacks of spec.dependsOn are missing or not Ready.
+type dependencyNotReadyError struct{ waiting []string }
+
+func (e dependencyNotReadyError) Error() string {
+	return "waiting for " + strings.Join(e.waiting, "; ")
+}
+
 func classifyError(err error) (reason string, stalled bool) {
 	var conflict *swarm.ConflictError
 	var invalid invalidSpecError
 	var missing sourceNotFoundError
+	var cycle dependencyCycleError
 	switch {
 	case errors.As(err, &conflict):
 		return kargov1.ConflictReason, true
+	case errors.As(err, &cycle):
+		return kargov1.DependencyCycleReason, true
 	case errors.As(err, &invalid):
 		return kargov1.InvalidSpecReason, true
 	case errors.As(err, &missing):
@@ -198,16 +268,83 @@ func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope)
 	return nil
 }
 
-// collectServices lists the Service objects of the Stack, sorted by name.
+// checkDependencies makes sure every Stack of spec.dependsOn exists and is
+// Ready for its current generation, and that dependsOn has no cycle.
+func (r *StackReconciler) checkDependencies(ctx context.Context, s *stackScope) error {
+	if len(s.stack.Spec.DependsOn) == 0 {
+		return nil
+	}
+	var list kargov1.StackList
+	if err := r.List(ctx, &list, client.InNamespace(s.stack.Namespace)); err != nil {
+		return fmt.Errorf("list stacks: %w", err)
+	}
+	stacks := map[string]*kargov1.Stack{}
+	edges := map[string][]string{}
+	for i := range list.Items {
+		st := &list.Items[i]
+		stacks[st.Name] = st
+		for _, d := range st.Spec.DependsOn {
+			edges[st.Name] = append(edges[st.Name], d.Name)
+		}
+	}
+	if cycle := depgraph.Cycle(edges, s.stack.Name); cycle != nil {
+		return dependencyCycleError{what: "stacks", cycle: cycle}
+	}
+	var waiting []string
+	for _, d := range s.stack.Spec.DependsOn {
+		dep, ok := stacks[d.Name]
+		switch {
+		case !ok:
+			waiting = append(waiting, fmt.Sprintf("stack %s: not found", d.Name))
+		case !isReady(dep.Status.Conditions, dep.Generation, dep.Status.ObservedGeneration):
+			msg := "not reconciled yet"
+			if c := meta.FindStatusCondition(dep.Status.Conditions, kargov1.ReadyCondition); c != nil {
+				msg = c.Message
+			}
+			waiting = append(waiting, fmt.Sprintf("stack %s: %s", d.Name, msg))
+		}
+	}
+	if len(waiting) > 0 {
+		return dependencyNotReadyError{waiting: waiting}
+	}
+	return nil
+}
+
+// isReady tells whether an object is Ready for its current generation.
+func isReady(conds []metav1.Condition, generation, observed int64) bool {
+	c := meta.FindStatusCondition(conds, kargov1.ReadyCondition)
+	return c != nil && c.Status == metav1.ConditionTrue && observed == generation && c.ObservedGeneration == generation
+}
+
+// collectServices lists the Service objects of the Stack, dependencies
+// first (then by name), and checks their dependsOn.
 func (r *StackReconciler) collectServices(ctx context.Context, s *stackScope) error {
 	var list kargov1.ServiceList
 	if err := r.List(ctx, &list, client.InNamespace(s.stack.Namespace), client.MatchingFields{serviceStackIndex: s.stack.Name}); err != nil {
 		return fmt.Errorf("list services: %w", err)
 	}
-	s.services = slices.DeleteFunc(list.Items, func(svc kargov1.Service) bool { return !svc.DeletionTimestamp.IsZero() })
-	sort.Slice(s.services, func(i, j int) bool { return s.services[i].Name < s.services[j].Name })
-	for _, svc := range s.services {
-		s.desired[swarm.KindService][swarm.ScopedName(s.objects.Namespace, svc.Name)] = true
+	services := slices.DeleteFunc(list.Items, func(svc kargov1.Service) bool { return !svc.DeletionTimestamp.IsZero() })
+	byName := map[string]kargov1.Service{}
+	edges := map[string][]string{}
+	for _, svc := range services {
+		byName[svc.Name] = svc
+		edges[svc.Name] = svc.Spec.DependsOn
+	}
+	for _, svc := range services {
+		for i, dep := range svc.Spec.DependsOn {
+			if _, ok := byName[dep]; !ok {
+				return invalidSpecError{fmt.Errorf("service %s spec.dependsOn[%d]: no service %q in stack %s", svc.Name, i, dep, s.stack.Name)}
+			}
+		}
+	}
+	order, cycle := depgraph.Order(edges)
+	if cycle != nil {
+		return dependencyCycleError{what: "services", cycle: cycle}
+	}
+	s.services = make([]kargov1.Service, 0, len(order))
+	for _, name := range order {
+		s.services = append(s.services, byName[name])
+		s.desired[swarm.KindService][swarm.ScopedName(s.objects.Namespace, name)] = true
 	}
 	return nil
 }
@@ -244,7 +381,7 @@ func (r *StackReconciler) reconcileNetworks(ctx context.Context, s *stackScope) 
 		}
 		s.desired[swarm.KindNetwork][name] = true
 		s.objects.Networks[n.Name] = id
-		r.recordChange(s, change, swarm.KindNetwork, name)
+		r.recordChange(ctx, s, change, swarm.KindNetwork, name, nil)
 	}
 	return nil
 }
@@ -288,7 +425,7 @@ func (r *StackReconciler) ensureFile(ctx context.Context, s *stackScope, kind, n
 		return ref, err
 	}
 	s.desired[kind][versioned] = true
-	r.recordChange(s, change, kind, versioned)
+	r.recordChange(ctx, s, change, kind, versioned, nil)
 	return ref, nil
 }
 
@@ -317,11 +454,48 @@ func (r *StackReconciler) secretKey(ctx context.Context, namespace string, sel k
 	return nil, sourceNotFoundError{fmt.Errorf("Secret %s has no key %q", sel.Name, sel.Key)}
 }
 
-// reconcileServices applies every Service. A failure of one (a port taken,
-// an unknown network) is reported on it and does not stop the others.
+// reconcileServices applies every Service, dependencies first. A service
+// with dependsOn is created only once its dependencies are Ready. A failure
+// of one (a port taken, an unknown network) is reported on it and does not
+// stop the others.
 func (r *StackReconciler) reconcileServices(ctx context.Context, s *stackScope) error {
+	live, err := s.engine.ListServices(ctx, s.owner)
+	if err != nil {
+		return err
+	}
+	byName := map[string]swarm.ServiceView{}
+	views := func(name string) (swarm.ServiceView, bool, error) {
+		if v, ok := byName[name]; ok {
+			return v, true, nil
+		}
+		for _, svc := range live {
+			if svc.Spec.Name == name {
+				v, err := s.engine.Observe(ctx, svc)
+				byName[name] = v
+				return v, true, err
+			}
+		}
+		return swarm.ServiceView{}, false, nil
+	}
 	for i := range s.services {
 		svc := &s.services[i]
+		name := swarm.ScopedName(s.objects.Namespace, svc.Name)
+		if _, exists, _ := views(name); !exists && len(svc.Spec.DependsOn) > 0 {
+			var waits []string
+			for _, dep := range svc.Spec.DependsOn {
+				view, ok, err := views(swarm.ScopedName(s.objects.Namespace, dep))
+				if err != nil {
+					return err
+				}
+				if !ok || !view.Ready || s.applied[dep] {
+					waits = append(waits, dep)
+				}
+			}
+			if len(waits) > 0 {
+				s.waiting[svc.Name] = "waiting for " + strings.Join(waits, ", ") + " to be ready"
+				continue
+			}
+		}
 		if err := r.applyService(ctx, s, svc); err != nil {
 			s.serviceErrors[svc.Name] = err
 		}
@@ -340,14 +514,19 @@ func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *
 	if err != nil {
 		return invalidSpecError{fmt.Errorf("service %s: %w", svc.Name, err)}
 	}
+	hash := swarm.SpecHash(spec)
+	s.desiredHashes[svc.Name] = hash
+	if s.previous[svc.Name].FailedSpecHash == hash {
+		// Swarm rolled this very spec back: applying it again would fail
+		// the same way, in a loop. Wait for the Service to change.
+		return nil
+	}
 	res, err := s.engine.ApplyService(ctx, spec, s.owner)
 	if err != nil {
 		return err
 	}
-	if len(res.Drift) > 0 {
-		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "DriftCorrected", "service %s: reverted manual change of %s", spec.Name, strings.Join(res.Drift, ", "))
-	}
-	r.recordChange(s, res.Change, swarm.KindService, spec.Name)
+	s.applied[svc.Name] = res.Change != swarm.Unchanged
+	r.recordChange(ctx, s, res.Change, swarm.KindService, spec.Name, res.Drift)
 	return nil
 }
 
@@ -375,15 +554,31 @@ func (r *StackReconciler) resolveEnv(ctx context.Context, svc *kargov1.Service) 
 	return out, nil
 }
 
-func (r *StackReconciler) recordChange(s *stackScope, change swarm.Change, kind, name string) {
-	switch change {
-	case swarm.Created:
+// recordChange counts a change and emits its event. Creating what the last
+// inventory held, or updating a service whose fields someone else changed,
+// is a drift correction.
+func (r *StackReconciler) recordChange(ctx context.Context, s *stackScope, change swarm.Change, kind, name string, drift []string) {
+	switch {
+	case change == swarm.Created && s.inventoried[kind+"/"+name]:
+		s.created++
+		r.driftCorrected(ctx, s, kind, "%s %s was removed outside Kargo: recreated", kind, name)
+	case change == swarm.Created:
 		s.created++
 		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Created", "%s %s created", kind, name)
-	case swarm.Updated:
+	case change == swarm.Updated && len(drift) > 0:
+		s.updated++
+		r.driftCorrected(ctx, s, kind, "%s %s: reverted manual change of %s", kind, name, strings.Join(drift, ", "))
+	case change == swarm.Updated:
 		s.updated++
 		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Updated", "%s %s updated", kind, name)
 	}
+}
+
+func (r *StackReconciler) driftCorrected(ctx context.Context, s *stackScope, kind, format string, args ...any) {
+	message := fmt.Sprintf(format, args...)
+	metrics.DriftCorrected(s.stack.Namespace, s.stack.Name, kind)
+	r.Recorder.Event(s.stack, corev1.EventTypeNormal, "DriftCorrected", message)
+	ctrl.LoggerFrom(ctx).Info("drift corrected", "kind", kind, "change", message)
 }
 
 // prune removes owned Swarm objects the Stack no longer declares:
@@ -500,9 +695,14 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 			state.DesiredTasks, state.RunningTasks = view.Desired, view.Running
 			state.UpdateState, state.Ready, state.Message = view.UpdateState, view.Ready, view.Message
 		}
+		if swarm.UpdateFailed(state.UpdateState) {
+			state.FailedSpecHash = s.failedSpecHash(svc.Name)
+		}
 		if err := s.serviceErrors[svc.Name]; err != nil {
 			state.Ready = false
 			state.Message = err.Error()
+		} else if waiting, ok := s.waiting[svc.Name]; ok {
+			state.Message = waiting
 		} else if _, ok := live[name]; !ok {
 			state.Message = "not created yet"
 		}
@@ -513,13 +713,42 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 	return nil
 }
 
+// recordReadiness updates the kargo_stack_ready gauge and, when the Stack
+// just became Ready, the convergence histogram.
+func (r *StackReconciler) recordReadiness(s *stackScope) {
+	if !controllerutil.ContainsFinalizer(s.stack, kargov1.Finalizer) {
+		metrics.StackDeleted(s.stack.Namespace, s.stack.Name)
+		return
+	}
+	ready := meta.IsStatusConditionTrue(s.stack.Status.Conditions, kargov1.ReadyCondition)
+	metrics.StackReady(s.stack.Namespace, s.stack.Name, ready)
+	if ready && !s.notReadySince.IsZero() {
+		metrics.StackConverged(s.stack.Namespace, time.Since(s.notReadySince))
+	}
+}
+
+// failedSpecHash names the spec that Swarm's failed update of a service was
+// about: the one held from before, or the one this reconcile found in place
+// without changing it. A spec applied right now is not blamed for the state
+// its predecessor left.
+func (s *stackScope) failedSpecHash(service string) string {
+	desired := s.desiredHashes[service]
+	if prev := s.previous[service].FailedSpecHash; prev != "" && prev == desired {
+		return prev
+	}
+	if s.applied[service] {
+		return ""
+	}
+	return desired
+}
+
 // summarize sets the Stack's conditions from the observed services.
 func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 	st := &s.stack.Status
 	gen := s.stack.Generation
 	ready := 0
 	var notReady []string
-	conflict := false
+	conflict, rolledBack := false, false
 	for _, state := range st.Services {
 		if state.Ready {
 			ready++
@@ -530,6 +759,7 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		if errors.As(s.serviceErrors[state.Name], &c) {
 			conflict = true
 		}
+		rolledBack = rolledBack || swarm.UpdateFailed(state.UpdateState)
 	}
 	st.ReadyServices = fmt.Sprintf("%d/%d", ready, len(st.Services))
 	if len(notReady) == 0 {
@@ -544,6 +774,13 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		return ctrl.Result{RequeueAfter: time.Minute}
 	case len(s.serviceErrors) > 0:
 		markNotReady(&st.Conditions, gen, kargov1.ApplyFailedReason, message, false)
+	case rolledBack:
+		// Swarm gave up on an update; retrying the same spec cannot help.
+		markNotReady(&st.Conditions, gen, kargov1.RolledBackReason, message, true)
+		st.ObservedGeneration = gen
+		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env))}
+	case len(s.waiting) == len(notReady):
+		markNotReady(&st.Conditions, gen, kargov1.DependencyNotReadyReason, message, false)
 	default:
 		markNotReady(&st.Conditions, gen, kargov1.ServicesNotReadyReason, message, false)
 	}
@@ -635,7 +872,8 @@ func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (c
 }
 
 // SetupWithManager registers the controller. Changes of its Services,
-// Environment, ConfigMaps and Secrets reconcile the Stack.
+// Environment, ConfigMaps, Secrets and dependencies, and Swarm events of its
+// objects, reconcile the Stack.
 func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	ctx := context.Background()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Service{}, serviceStackIndex, func(o client.Object) []string {
@@ -648,14 +886,26 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Stack{}, stackDependsOnIndex, func(o client.Object) []string {
+		var names []string
+		for _, d := range o.(*kargov1.Stack).Spec.DependsOn {
+			names = append(names, d.Name)
+		}
+		return names
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kargov1.Stack{}).
+		// A Stack's status change wakes the Stacks that depend on it.
+		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.stacksOf(stackDependsOnIndex))).
 		Watches(&kargov1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*kargov1.Service).Spec.StackRef.Name}}}
 		})).
 		Watches(&kargov1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOf(stackEnvIndex))).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
+		WatchesRawSource(source.Channel(r.Watchers.Stacks, &handler.EnqueueRequestForObject{})).
 		Named("stack").
 		Complete(r)
 }

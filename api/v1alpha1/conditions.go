@@ -44,6 +44,8 @@ const (
 	RolledBackReason = "RolledBack"
 	// DependencyNotReadyReason: a dependsOn target is not Ready yet.
 	DependencyNotReadyReason = "DependencyNotReady"
+	// DependencyCycleReason: dependsOn entries form a cycle (message shows it).
+	DependencyCycleReason = "DependencyCycle"
 	// StackNotFoundReason: a Service's stackRef names no Stack.
 	StackNotFoundReason = "StackNotFound"
 	// SuspendedReason: reconciliation is suspended by spec.suspend.

@@ -377,6 +377,11 @@ type ServiceState struct {
 	// "No such image", "no suitable node") or the update message.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// failedSpecHash is the spec hash of an update that Swarm paused or
+	// rolled back. Kargo does not apply that spec again (it would fail the
+	// same way) until the Service changes.
+	// +optional
+	FailedSpecHash string `json:"failedSpecHash,omitempty"`
 }
 
 // +kubebuilder:object:root=true

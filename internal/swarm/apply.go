@@ -85,7 +85,7 @@ type ServiceResult struct {
 // normalization (so an unchanged service costs no write), retry when the
 // engine reports a concurrent update.
 func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner string) (ServiceResult, error) {
-	desiredHash := Hash(normalizeService(spec))
+	desiredHash := SpecHash(spec)
 	spec.Labels[kargov1.SpecHashLabel] = desiredHash
 	for attempt := 0; ; attempt++ {
 		live, _, err := c.api.ServiceInspectWithRaw(ctx, spec.Name, swarm.ServiceInspectOptions{})
@@ -121,6 +121,12 @@ func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner
 		}
 		return result, nil
 	}
+}
+
+// SpecHash identifies a desired service spec: the value of the spec-hash
+// label ApplyService puts on the service.
+func SpecHash(spec swarm.ServiceSpec) string {
+	return Hash(normalizeService(spec))
 }
 
 // ListServices returns the services the owner has on the Swarm.

@@ -40,11 +40,11 @@ func (c *Client) Observe(ctx context.Context, svc swarm.Service) (ServiceView, e
 	updateFailed := false
 	if u := svc.UpdateStatus; u != nil {
 		view.UpdateState = string(u.State)
-		switch u.State {
-		case swarm.UpdateStatePaused, swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackPaused, swarm.UpdateStateRollbackCompleted:
+		switch {
+		case UpdateFailed(view.UpdateState):
 			updateFailed = true
 			view.Message = fmt.Sprintf("update %s: %s", u.State, u.Message)
-		case swarm.UpdateStateUpdating:
+		case u.State == swarm.UpdateStateUpdating:
 			view.Message = "updating"
 		}
 	}
@@ -63,6 +63,16 @@ func (c *Client) Observe(ctx context.Context, svc swarm.Service) (ServiceView, e
 		view.Message += msg
 	}
 	return view, nil
+}
+
+// UpdateFailed tells whether a service's update state means its last update
+// failed: paused by failureAction pause, or rolled back (or rolling back).
+func UpdateFailed(state string) bool {
+	switch swarm.UpdateState(state) {
+	case swarm.UpdateStatePaused, swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackPaused, swarm.UpdateStateRollbackCompleted:
+		return true
+	}
+	return false
 }
 
 // taskError returns the error of the newest task that has one, or why the

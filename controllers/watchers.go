@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/metrics"
+	"github.com/kargo-io/kargo/internal/swarm"
+)
+
+// Watchers keeps one Docker events subscription per Environment and turns
+// what it sees into reconcile requests: a change of a stack's service,
+// network, config or secret enqueues that Stack; a node change enqueues the
+// Environment. This is what undoes a manual docker service rm in seconds;
+// the periodic resync (spec.interval) stays as the fallback.
+type Watchers struct {
+	// Reader lists Stacks (the manager's cache).
+	Reader  client.Reader
+	Engines *Engines
+	// Stacks and Environments receive the objects to reconcile.
+	Stacks       chan event.GenericEvent
+	Environments chan event.GenericEvent
+
+	mu      sync.Mutex
+	running map[types.NamespacedName]context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// NewWatchers returns Watchers; add them to the manager (they are a
+// Runnable) so that its shutdown ends every subscription.
+func NewWatchers(reader client.Reader, engines *Engines) *Watchers {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Watchers{
+		Reader: reader, Engines: engines, ctx: ctx, cancel: cancel,
+		Stacks:       make(chan event.GenericEvent, 256),
+		Environments: make(chan event.GenericEvent, 64),
+		running:      map[types.NamespacedName]context.CancelFunc{},
+	}
+}
+
+// Start waits for the manager to stop, then ends every subscription.
+func (w *Watchers) Start(ctx context.Context) error {
+	<-ctx.Done()
+	w.cancel()
+	return nil
+}
+
+// Ensure starts the subscription of an Environment unless it runs already.
+// The subscription always uses the Environment's current cached client, so
+// a rebuilt client (new endpoint or TLS Secret) is picked up on reconnect.
+func (w *Watchers) Ensure(env types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.running[env]; ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(w.ctx)
+	w.running[env] = cancel
+	go w.run(ctx, env)
+}
+
+// Stop ends the subscription of a deleted Environment.
+func (w *Watchers) Stop(env types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if cancel, ok := w.running[env]; ok {
+		cancel()
+		delete(w.running, env)
+	}
+}
+
+// run subscribes until ctx ends, reconnecting with capped exponential
+// backoff. After each (re)connection every Stack of the Environment is
+// enqueued once: events missed while disconnected are not replayed.
+func (w *Watchers) run(ctx context.Context, env types.NamespacedName) {
+	log := ctrl.Log.WithName("events").WithValues("environment", env.String())
+	backoff := newEventBackoff()
+	for ctx.Err() == nil {
+		engine, ok := w.Engines.Get(env)
+		if ok {
+			connected := time.Now()
+			metrics.EventStreamConnected(env.String(), true)
+			w.enqueueStacks(ctx, env, func(kargov1.Stack) bool { return true })
+			err := engine.Watch(ctx, func(ev swarm.Event) { w.dispatch(ctx, env, ev) })
+			metrics.EventStreamConnected(env.String(), false)
+			if ctx.Err() != nil {
+				return
+			}
+			if time.Since(connected) > time.Minute {
+				backoff = newEventBackoff()
+			}
+			log.Info("event stream broke, reconnecting", "error", err.Error(), "after", backoff.Duration)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff.Step()):
+		}
+	}
+}
+
+func newEventBackoff() wait.Backoff {
+	return wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 1 << 30, Cap: time.Minute}
+}
+
+// dispatch maps one event to what must be reconciled. Cluster events name
+// objects but carry no labels; the stack namespace in the name finds the
+// Stack, whose reconcile then checks ownership.
+func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev swarm.Event) {
+	ctrl.Log.WithName("events").V(1).Info("swarm event", "environment", env.String(), "kind", ev.Kind, "action", ev.Action, "name", ev.Name)
+	if ev.Kind == "node" {
+		w.send(ctx, w.Environments, &kargov1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: env.Name}})
+		return
+	}
+	namespace := ev.Namespace()
+	if namespace == "" {
+		return
+	}
+	w.enqueueStacks(ctx, env, func(st kargov1.Stack) bool { return swarmNamespace(&st) == namespace })
+}
+
+func (w *Watchers) enqueueStacks(ctx context.Context, env types.NamespacedName, match func(kargov1.Stack) bool) {
+	var stacks kargov1.StackList
+	if err := w.Reader.List(ctx, &stacks, client.InNamespace(env.Namespace), client.MatchingFields{stackEnvIndex: env.Name}); err != nil {
+		ctrl.Log.WithName("events").Error(err, "list stacks", "environment", env.String())
+		return
+	}
+	for i := range stacks.Items {
+		if match(stacks.Items[i]) {
+			w.send(ctx, w.Stacks, &stacks.Items[i])
+		}
+	}
+}
+
+func (w *Watchers) send(ctx context.Context, ch chan event.GenericEvent, obj client.Object) {
+	select {
+	case ch <- event.GenericEvent{Object: obj}:
+	case <-ctx.Done():
+	}
+}
