@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -89,8 +91,16 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		EngineVersion: info.EngineVersion, APIVersion: info.APIVersion,
 	}
 	r.Watchers.Ensure(client.ObjectKeyFromObject(env))
-	markReady(&env.Status.Conditions, env.Generation,
-		fmt.Sprintf("swarm %s: %d node(s), %d manager(s), engine %s", info.ClusterID, info.Nodes, info.Managers, info.EngineVersion))
+	if err := r.reconcileNodeLabels(ctx, env); err != nil {
+		markNotReady(&env.Status.Conditions, env.Generation, kargov1.ApplyFailedReason, err.Error(), false)
+		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "%s", err.Error())
+		return ctrl.Result{}, err
+	}
+	message := fmt.Sprintf("swarm %s: %d node(s), %d manager(s), engine %s", info.ClusterID, info.Nodes, info.Managers, info.EngineVersion)
+	if len(env.Status.MissingNodes) > 0 {
+		message += fmt.Sprintf("; nodeLabels name unknown node(s): %s", strings.Join(env.Status.MissingNodes, ", "))
+	}
+	markReady(&env.Status.Conditions, env.Generation, message)
 	env.Status.ObservedGeneration = env.Generation
 	interval := environmentInterval(env)
 	log.V(1).Info("reconciled", "cluster", info.ClusterID, "nodes", info.Nodes, "next", interval)
@@ -117,6 +127,32 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov
 	patch := client.MergeFrom(env.DeepCopy())
 	controllerutil.RemoveFinalizer(env, kargov1.Finalizer)
 	return ctrl.Result{}, r.Patch(ctx, env, patch)
+}
+
+// reconcileNodeLabels sets spec.nodeLabels on the Swarm's nodes and removes
+// the labels this Environment set before and no longer wants. A hostname
+// that is not a node is reported in status, not fatal: it may join later.
+func (r *EnvironmentReconciler) reconcileNodeLabels(ctx context.Context, env *kargov1.Environment) error {
+	engine, err := r.Engines.For(ctx, r.Client, env)
+	if err != nil {
+		return err
+	}
+	wanted := make(map[string]map[string]string, len(env.Spec.NodeLabels))
+	for _, n := range env.Spec.NodeLabels {
+		wanted[n.Hostname] = n.Labels
+	}
+	result, err := engine.ReconcileNodeLabels(ctx, env.Namespace+"."+env.Name, wanted)
+	if err != nil {
+		return fmt.Errorf("node labels: %w", err)
+	}
+	for _, hostname := range result.Updated {
+		r.Recorder.Eventf(env, corev1.EventTypeNormal, "Updated", "labels of node %s updated", hostname)
+	}
+	if len(result.Missing) > 0 && !slices.Equal(result.Missing, env.Status.MissingNodes) {
+		r.Recorder.Eventf(env, corev1.EventTypeWarning, "NodeNotFound", "nodeLabels name hostname(s) that are not Swarm nodes: %s", strings.Join(result.Missing, ", "))
+	}
+	env.Status.MissingNodes = result.Missing
+	return nil
 }
 
 // connect pings the engine through the cached client.

@@ -65,14 +65,16 @@ type stackScope struct {
 	serviceErrors map[string]error
 	// waiting holds, per service not created yet, the dependencies it waits for.
 	waiting map[string]string
-	// desiredHashes are the spec hashes applied (or held) this reconcile,
-	// and applied the services updated or created by it.
+	// desiredHashes are the spec hashes of the services this reconcile,
+	// and applied the services it created or updated.
 	desiredHashes map[string]string
 	applied       map[string]bool
 	// previous is the status of the last reconcile: services by name and
 	// the inventory by kind/name, to tell a drift from a first creation.
 	previous    map[string]kargov1.ServiceState
 	inventoried map[string]bool
+	// ensured holds kind/name of every object this reconcile applied.
+	ensured map[string]bool
 	// notReadySince is when Ready last left True (zero when it was True):
 	// the start of the convergence measured when it comes back.
 	notReadySince time.Time
@@ -130,7 +132,7 @@ func newStackScope(stack *kargov1.Stack) *stackScope {
 		stack: stack, owner: stack.Namespace + "/" + stack.Name,
 		serviceErrors: map[string]error{}, waiting: map[string]string{},
 		desiredHashes: map[string]string{}, applied: map[string]bool{},
-		previous: map[string]kargov1.ServiceState{}, inventoried: map[string]bool{},
+		previous: map[string]kargov1.ServiceState{}, inventoried: map[string]bool{}, ensured: map[string]bool{},
 	}
 	for _, st := range stack.Status.Services {
 		s.previous[st.Name] = st
@@ -516,16 +518,14 @@ func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *
 	}
 	hash := swarm.SpecHash(spec)
 	s.desiredHashes[svc.Name] = hash
-	if s.previous[svc.Name].FailedSpecHash == hash {
-		// Swarm rolled this very spec back: applying it again would fail
-		// the same way, in a loop. Wait for the Service to change.
-		return nil
-	}
-	res, err := s.engine.ApplyService(ctx, spec, s.owner)
+	// A spec applied before whose update Swarm rolled back is not applied
+	// again; a changed Service is.
+	retryFailed := s.previous[svc.Name].SpecHash != hash
+	res, err := s.engine.ApplyService(ctx, spec, s.owner, retryFailed)
 	if err != nil {
 		return err
 	}
-	s.applied[svc.Name] = res.Change != swarm.Unchanged
+	s.applied[svc.Name] = res.Change == swarm.Created || res.Change == swarm.Updated
 	r.recordChange(ctx, s, res.Change, swarm.KindService, spec.Name, res.Drift)
 	return nil
 }
@@ -558,6 +558,7 @@ func (r *StackReconciler) resolveEnv(ctx context.Context, svc *kargov1.Service) 
 // inventory held, or updating a service whose fields someone else changed,
 // is a drift correction.
 func (r *StackReconciler) recordChange(ctx context.Context, s *stackScope, change swarm.Change, kind, name string, drift []string) {
+	s.ensured[kind+"/"+name] = true
 	switch {
 	case change == swarm.Created && s.inventoried[kind+"/"+name]:
 		s.created++
@@ -678,6 +679,18 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 	for _, f := range files {
 		inventory = append(inventory, kargov1.InventoryEntry{Kind: f.Kind, Name: f.Name, ID: f.ID})
 	}
+	// What was applied this pass and removed by someone since (its event is
+	// queued) stays in the inventory, so that recreating it counts as a drift.
+	listed := map[string]bool{}
+	for _, e := range inventory {
+		listed[e.Kind+"/"+e.Name] = true
+	}
+	for key := range s.ensured {
+		if !listed[key] {
+			kind, name, _ := strings.Cut(key, "/")
+			inventory = append(inventory, kargov1.InventoryEntry{Kind: kind, Name: name})
+		}
+	}
 	sort.Slice(inventory, func(i, j int) bool {
 		if inventory[i].Kind != inventory[j].Kind {
 			return inventory[i].Kind < inventory[j].Kind
@@ -695,9 +708,7 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 			state.DesiredTasks, state.RunningTasks = view.Desired, view.Running
 			state.UpdateState, state.Ready, state.Message = view.UpdateState, view.Ready, view.Message
 		}
-		if swarm.UpdateFailed(state.UpdateState) {
-			state.FailedSpecHash = s.failedSpecHash(svc.Name)
-		}
+		state.SpecHash = s.desiredHashes[svc.Name]
 		if err := s.serviceErrors[svc.Name]; err != nil {
 			state.Ready = false
 			state.Message = err.Error()
@@ -725,21 +736,6 @@ func (r *StackReconciler) recordReadiness(s *stackScope) {
 	if ready && !s.notReadySince.IsZero() {
 		metrics.StackConverged(s.stack.Namespace, time.Since(s.notReadySince))
 	}
-}
-
-// failedSpecHash names the spec that Swarm's failed update of a service was
-// about: the one held from before, or the one this reconcile found in place
-// without changing it. A spec applied right now is not blamed for the state
-// its predecessor left.
-func (s *stackScope) failedSpecHash(service string) string {
-	desired := s.desiredHashes[service]
-	if prev := s.previous[service].FailedSpecHash; prev != "" && prev == desired {
-		return prev
-	}
-	if s.applied[service] {
-		return ""
-	}
-	return desired
 }
 
 // summarize sets the Stack's conditions from the observed services.

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -35,6 +36,8 @@ var (
 	engines    = &controllers.Engines{}
 	docker     *dockerclient.Client
 	dockerHost string
+	// metricsURL is where the manager under test serves its metrics.
+	metricsURL string
 )
 
 const (
@@ -65,7 +68,14 @@ func TestMain(m *testing.M) {
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = kargov1.AddToScheme(scheme)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	metricsAddr, err := freeLoopbackAddr()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = env.Stop()
+		os.Exit(1)
+	}
+	metricsURL = "http://" + metricsAddr + "/metrics"
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: metricsAddr}})
 	if err == nil {
 		err = controllers.SetupAll(mgr, engines)
 	}
@@ -85,6 +95,16 @@ func TestMain(m *testing.M) {
 	cancel()
 	_ = env.Stop()
 	os.Exit(code)
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address with a port free right now.
+func freeLoopbackAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 func zapLevel() zapcore.Level {

@@ -124,6 +124,11 @@ type EnvironmentStatus struct {
 	// swarm describes the cluster behind the endpoint.
 	// +optional
 	Swarm *SwarmInfo `json:"swarm,omitempty"`
+	// missingNodes lists hostnames of spec.nodeLabels that are not nodes of
+	// the Swarm; their labels are applied when they join.
+	// +listType=atomic
+	// +optional
+	MissingNodes []string `json:"missingNodes,omitempty"`
 }
 
 // SwarmInfo describes a Swarm cluster.

@@ -377,11 +377,12 @@ type ServiceState struct {
 	// "No such image", "no suitable node") or the update message.
 	// +optional
 	Message string `json:"message,omitempty"`
-	// failedSpecHash is the spec hash of an update that Swarm paused or
-	// rolled back. Kargo does not apply that spec again (it would fail the
-	// same way) until the Service changes.
+	// specHash is the hash of the spec Kargo last applied (the
+	// swarm.kargo.io/spec-hash label). When Swarm paused or rolled back the
+	// update to it, Kargo does not apply it again (it would fail the same
+	// way, in a loop) until the Service changes.
 	// +optional
-	FailedSpecHash string `json:"failedSpecHash,omitempty"`
+	SpecHash string `json:"specHash,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -264,8 +264,10 @@ type InventoryEntry struct {
 	Kind string `json:"kind"`
 	// name on the Swarm.
 	Name string `json:"name"`
-	// id on the Swarm.
-	ID string `json:"id"`
+	// id on the Swarm; empty for an object applied by the last reconcile and
+	// removed outside Kargo since (its correction is underway).
+	// +optional
+	ID string `json:"id,omitempty"`
 	// version of the Swarm object (its index), for services and networks.
 	// +optional
 	Version uint64 `json:"version,omitempty"`

@@ -32,6 +32,8 @@ const (
 	Unchanged Change = ""
 	Created   Change = "created"
 	Updated   Change = "updated"
+	// Held: the update was not applied (see ApplyService).
+	Held Change = "held"
 )
 
 // ConflictError: an object with the desired name exists and Kargo does not
@@ -83,8 +85,10 @@ type ServiceResult struct {
 // ApplyService makes the Swarm service match spec: create when missing,
 // update only when the live spec differs from the desired one after
 // normalization (so an unchanged service costs no write), retry when the
-// engine reports a concurrent update.
-func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner string) (ServiceResult, error) {
+// engine reports a concurrent update. With retryFailed false, a service
+// whose last update Swarm paused or rolled back is left Held: applying the
+// spec that failed again would loop.
+func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner string, retryFailed bool) (ServiceResult, error) {
 	desiredHash := SpecHash(spec)
 	spec.Labels[kargov1.SpecHashLabel] = desiredHash
 	for attempt := 0; ; attempt++ {
@@ -105,6 +109,9 @@ func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner
 		drift := Diff(normalizeService(spec), normalizeService(live.Spec))
 		if len(drift) == 0 {
 			return ServiceResult{ID: live.ID, Change: Unchanged}, nil
+		}
+		if !retryFailed && live.UpdateStatus != nil && UpdateFailed(string(live.UpdateStatus.State)) {
+			return ServiceResult{ID: live.ID, Change: Held}, nil
 		}
 		// A changed spec hash means the user changed the Service; the same
 		// hash with a different live spec means someone changed the Swarm.

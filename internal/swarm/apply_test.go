@@ -105,21 +105,21 @@ func TestServiceLifecycle(t *testing.T) {
 	svc := fullService("web")
 	spec, err := swarm.ServiceSpec(svc, objs)
 	g.Expect(err).NotTo(HaveOccurred())
-	res, err := c.ApplyService(ctx, spec, owner)
+	res, err := c.ApplyService(ctx, spec, owner, true)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Created))
 	t.Logf("created service %s (%s)", spec.Name, res.ID)
 
 	writes := c.Writes()
 	spec, _ = swarm.ServiceSpec(svc, objs)
-	res, err = c.ApplyService(ctx, spec, owner)
+	res, err = c.ApplyService(ctx, spec, owner, true)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Unchanged), "a second apply of the same spec must not update (drift: %v)", res.Drift)
 	g.Expect(c.Writes()-writes).To(BeZero(), "write calls on a no-op apply")
 
 	svc.Spec.Replicas = ptr.To[int64](2)
 	spec, _ = swarm.ServiceSpec(svc, objs)
-	res, err = c.ApplyService(ctx, spec, owner)
+	res, err = c.ApplyService(ctx, spec, owner, true)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Updated))
 	g.Expect(res.Drift).To(BeEmpty(), "a change of the Service is not drift")
@@ -153,14 +153,14 @@ func TestConflictWithUnmanagedService(t *testing.T) {
 		swarm.StackObjects{Namespace: ns, Owner: "someone/else"})
 	g.Expect(err).NotTo(HaveOccurred())
 	delete(foreign.Labels, kargov1.OwnerLabel)
-	res, err := c.ApplyService(ctx, foreign, "")
+	res, err := c.ApplyService(ctx, foreign, "", true)
 	g.Expect(err).NotTo(HaveOccurred())
 	defer func() { _ = c.RemoveService(ctx, res.ID) }()
 
 	mine := foreign
 	mine.Labels = map[string]string{kargov1.OwnerLabel: "default/" + ns}
 	writes := c.Writes()
-	_, err = c.ApplyService(ctx, mine, "default/"+ns)
+	_, err = c.ApplyService(ctx, mine, "default/"+ns, true)
 	var conflict *swarm.ConflictError
 	g.Expect(err).To(BeAssignableToTypeOf(conflict))
 	g.Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("service %s_db exists and is not managed by Kargo", ns)))

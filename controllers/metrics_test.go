@@ -1,0 +1,79 @@
+package controllers_test
+
+import (
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/docker/docker/api/types/image"
+	. "github.com/onsi/gomega"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// engineRequests sums kargo_engine_requests_total of the fixture's
+// Environment for one operation, read from the manager's registry.
+func engineRequests(f *fixture, operation string) float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	f.g.Expect(err).NotTo(HaveOccurred())
+	total := 0.0
+	for _, family := range families {
+		if family.GetName() != "kargo_engine_requests_total" {
+			continue
+		}
+		for _, m := range family.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["environment"] == f.namespace+"/"+f.env.Name && labels["operation"] == operation {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func imageRemoveOptions() image.RemoveOptions { return image.RemoveOptions{} }
+
+// scrape reads the running manager's metrics endpoint until it shows want.
+func (f *fixture) scrape(want string) string {
+	f.t.Helper()
+	var body string
+	f.g.Eventually(func(g Gomega) {
+		resp, err := http.Get(metricsURL)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		data, err := io.ReadAll(resp.Body)
+		g.Expect(err).NotTo(HaveOccurred())
+		body = string(data)
+		g.Expect(body).To(ContainSubstring(want))
+	}, timeout, poll).Should(Succeed())
+	return body
+}
+
+// TestMetricsEndpoint scrapes the running manager's metrics endpoint after a
+// Stack converged, and after a drift was corrected, and finds Kargo's
+// metrics next to controller-runtime's.
+func TestMetricsEndpoint(t *testing.T) {
+	f := newFixture(t)
+	stack := f.stackWith("scraped", sleeper("web"))
+	f.waitReady(stack)
+
+	stackLabels := `namespace="` + f.namespace + `",stack="scraped"`
+	env := `environment="` + f.namespace + `/local"`
+	body := f.scrape(`kargo_stack_ready{` + stackLabels + `} 1`)
+	for _, want := range []string{
+		`kargo_engine_requests_total{code="201",` + env + `,operation="POST /services/create"} 1`,
+		`kargo_engine_request_duration_seconds_bucket{` + env + `,operation="GET /services"`,
+		`kargo_stack_convergence_seconds_count{namespace="` + f.namespace + `"} 1`,
+		`kargo_engine_event_stream_connected{` + env + `} 1`,
+		`controller_runtime_reconcile_total{controller="stack"`,
+	} {
+		f.g.Expect(body).To(ContainSubstring(want))
+	}
+
+	svc := f.swarmServiceIn("scraped", "web")
+	f.g.Expect(docker.ServiceRemove(f.ctx, svc.ID)).To(Succeed())
+	f.scrape(`kargo_drift_corrections_total{kind="service",` + stackLabels + `} 1`)
+}

@@ -1,0 +1,47 @@
+package controllers_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// TestRollbackIsNotReady: an update whose tasks fail is rolled back by
+// Swarm; the Stack reports it (reason RolledBack, Stalled, with the task
+// error) instead of success, and does not apply the failing spec again in a
+// loop. Changing the Service retries.
+func TestRollbackIsNotReady(t *testing.T) {
+	f := newFixture(t)
+	app := sleeper("app")
+	app.Spec.UpdateConfig = &kargov1.UpdateConfig{
+		Parallelism: ptr.To[int64](1), FailureAction: "rollback", Monitor: &metav1.Duration{Duration: 5 * time.Second}, Order: "stop-first",
+	}
+	stack := f.stackWith("roll", app)
+	f.waitReady(stack)
+	good := f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command
+
+	f.update(app, func() { app.Spec.Command = []string{"sh", "-c", "sleep 1; echo broken; exit 3"} })
+	message := f.waitCondition(stack, metav1.ConditionFalse, kargov1.RolledBackReason)
+	t.Logf("reported: %s", message)
+	f.g.Expect(message).To(ContainSubstring("app: update rollback_"))
+	f.g.Expect(conditionStatus(stack, kargov1.StalledCondition)).To(Equal(metav1.ConditionTrue))
+	f.g.Expect(stack.Status.Services[0].SpecHash).NotTo(BeEmpty())
+	f.g.Eventually(func() []string { return f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command }, timeout, poll).Should(Equal(good))
+
+	// The failed spec is held: more reconciles write nothing.
+	writes := f.engine().Writes()
+	f.requestReconcile(stack)
+	f.requestReconcile(stack)
+	f.g.Expect(f.engine().Writes()).To(Equal(writes), "the rolled-back spec was applied again")
+	f.g.Expect(f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command).To(Equal(good))
+
+	// A fixed Service is applied.
+	f.update(app, func() { app.Spec.Command = []string{"sleep", "7200"} })
+	f.waitReady(stack)
+	f.g.Expect(f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command).To(Equal([]string{"sleep", "7200"}))
+}
