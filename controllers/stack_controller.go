@@ -362,14 +362,14 @@ func (s *stackScope) labels(logicalName string) map[string]string {
 func (r *StackReconciler) reconcileNetworks(ctx context.Context, s *stackScope) error {
 	for _, n := range s.stack.Spec.Networks {
 		if n.External {
-			id, err := s.engine.ExternalNetwork(ctx, n.Name)
+			id, err := s.engine.ExternalNetwork(ctx, orDefault(n.SwarmName, n.Name))
 			if err != nil {
 				return err
 			}
 			s.objects.Networks[n.Name] = id
 			continue
 		}
-		name := swarm.ScopedName(s.objects.Namespace, n.Name)
+		name := orDefault(n.SwarmName, swarm.ScopedName(s.objects.Namespace, n.Name))
 		labels := s.labels(n.Name)
 		for k, v := range n.Labels {
 			labels[k] = v

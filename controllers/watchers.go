@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -123,10 +124,13 @@ func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev sw
 		return
 	}
 	namespace := ev.Namespace()
-	if namespace == "" {
-		return
-	}
-	w.enqueueStacks(ctx, env, func(st kargov1.Stack) bool { return swarmNamespace(&st) == namespace })
+	w.enqueueStacks(ctx, env, func(st kargov1.Stack) bool {
+		if namespace != "" && swarmNamespace(&st) == namespace {
+			return true
+		}
+		// Shared networks have a name of their own (spec.networks[].swarmName).
+		return ev.Kind == "network" && slices.ContainsFunc(st.Spec.Networks, func(n kargov1.Network) bool { return n.SwarmName == ev.Name })
+	})
 }
 
 func (w *Watchers) enqueueStacks(ctx context.Context, env types.NamespacedName, match func(kargov1.Stack) bool) {

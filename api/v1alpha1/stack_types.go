@@ -180,6 +180,15 @@ type Network struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +required
 	Name string `json:"name"`
+	// swarmName is the network's name on the Swarm, when it is not
+	// <namespace>_<name> (or name, for an external network). It shares a
+	// network between Stacks under a fixed name, like the old tool's
+	// kargo-front and kargo-back: one Stack creates it, the others declare it
+	// external.
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	SwarmName string `json:"swarmName,omitempty"`
 	// external networks must already exist; Kargo never creates or removes them.
 	// +optional
 	External bool `json:"external,omitempty"`

@@ -1,0 +1,105 @@
+package overlay
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+)
+
+// Source is one layer of variables of an Environment, in the order they are
+// read: spec.variables first, then each spec.variablesFrom entry; a later
+// source wins, as the old tool's .env over .env.default.
+type Source struct {
+	// Origin names the source in errors: "spec.variables",
+	// "ConfigMap kargo-dotenv key .env".
+	Origin string
+	// Values are key/value variables (spec.variables, or a ConfigMap or
+	// Secret read key by key).
+	Values map[string]string
+	// Dotenv is a whole environment file in the old tool's shell-like
+	// syntax: comments, quotes, $VAR and ${VAR} references to variables
+	// defined before (in this file or an earlier source).
+	Dotenv *string
+	// SecretName is set when the values come from a Secret: they are never
+	// printed, and may only reach a Service as a whole env value, which then
+	// becomes a valueFrom reference to the Secret key (key/value Secrets).
+	SecretName string
+}
+
+// Variables are the resolved variables of an Environment.
+type Variables struct {
+	values map[string]string
+	// secretKeys maps a Secret-sourced variable to its Secret and key; the
+	// key is empty when the variable came from a .env file in a Secret.
+	secretKeys map[string]SecretKey
+}
+
+// SecretKey locates a Secret-sourced variable.
+type SecretKey struct{ Secret, Key string }
+
+// NewVariables resolves sources in order.
+func NewVariables(sources ...Source) (*Variables, error) {
+	v := &Variables{values: map[string]string{}, secretKeys: map[string]SecretKey{}}
+	for _, src := range sources {
+		values := src.Values
+		if src.Dotenv != nil {
+			parsed, err := dotenv.UnmarshalWithLookup(*src.Dotenv, v.Lookup)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", src.Origin, dotenvError(err, src.SecretName != ""))
+			}
+			values = parsed
+		}
+		for _, name := range sortedKeys(values) {
+			v.values[name] = values[name]
+			delete(v.secretKeys, name)
+			if src.SecretName != "" {
+				key := name
+				if src.Dotenv != nil {
+					key = ""
+				}
+				v.secretKeys[name] = SecretKey{Secret: src.SecretName, Key: key}
+			}
+		}
+	}
+	return v, nil
+}
+
+// Lookup returns a variable's value.
+func (v *Variables) Lookup(name string) (string, bool) {
+	value, ok := v.values[name]
+	return value, ok
+}
+
+// Secret tells whether a variable came from a Secret, and where.
+func (v *Variables) Secret(name string) (SecretKey, bool) {
+	k, ok := v.secretKeys[name]
+	return k, ok
+}
+
+// Names lists the variables, sorted.
+func (v *Variables) Names() []string { return sortedKeys(v.values) }
+
+var dotenvLine = regexp.MustCompile(`^line \d+`)
+
+// dotenvError keeps the line of a parse error but, for a Secret, drops the
+// rest: the parser quotes the offending text, which may be a secret value.
+func dotenvError(err error, secret bool) error {
+	if !secret {
+		return err
+	}
+	if line := dotenvLine.FindString(err.Error()); line != "" {
+		return fmt.Errorf("%s: malformed (content not shown: it comes from a Secret)", line)
+	}
+	return fmt.Errorf("malformed (content not shown: it comes from a Secret)")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
