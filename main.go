@@ -1,4 +1,8 @@
-// Command kargo is the Kargo operator: `kargo manager` runs the controllers.
+// Command kargo is the Kargo operator.
+//
+//	kargo manager   runs the controllers (the default command)
+//	kargo render    prints the merged Services of Stacks from local files, offline
+//	kargo catalog   lists the entries of the default configuration
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/controllers"
+	"github.com/kargo-io/kargo/internal/cli"
 )
 
 func main() {
@@ -28,8 +33,12 @@ func main() {
 	switch command {
 	case "manager":
 		err = runManager(args)
+	case "render":
+		err = cli.Render(args, os.Stdout, os.Stderr)
+	case "catalog":
+		err = cli.Catalog(args, os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q (known: manager)", command)
+		err = fmt.Errorf("unknown command %q (known: manager, render, catalog)", command)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kargo:", err)

@@ -27,6 +27,7 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/depgraph"
 	"github.com/kargo-io/kargo/internal/metrics"
+	"github.com/kargo-io/kargo/internal/overlay"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
@@ -58,7 +59,11 @@ type stackScope struct {
 	engine   *swarm.Client
 	owner    string
 	services []kargov1.Service
-	objects  swarm.StackObjects
+	// rendered are the Services rendered from the catalog this reconcile,
+	// renderedConfigs the config files of their entries.
+	rendered        []kargov1.Service
+	renderedConfigs map[string][]byte
+	objects         swarm.StackObjects
 	// desired names per kind of what the Stack declares now.
 	desired map[string]map[string]bool
 	// serviceErrors are per-service failures that do not stop the others.
@@ -85,7 +90,7 @@ type stackScope struct {
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks/finalizers,verbs=update
-// +kubebuilder:rbac:groups=swarm.kargo.io,resources=services,verbs=get;list;watch
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=services,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile makes the Swarm match a Stack.
 func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -166,6 +171,9 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 		}
 		return r.fail(s, err)
 	}
+	if err := r.renderServices(ctx, s); err != nil {
+		return r.fail(s, err)
+	}
 	if err := r.collectServices(ctx, s); err != nil {
 		return r.fail(s, err)
 	}
@@ -223,9 +231,12 @@ func classifyError(err error) (reason string, stalled bool) {
 	var invalid invalidSpecError
 	var missing sourceNotFoundError
 	var cycle dependencyCycleError
+	var render renderFailedError
 	switch {
 	case errors.As(err, &conflict):
 		return kargov1.ConflictReason, true
+	case errors.As(err, &render):
+		return kargov1.RenderFailedReason, true
 	case errors.As(err, &cycle):
 		return kargov1.DependencyCycleReason, true
 	case errors.As(err, &invalid):
@@ -318,14 +329,19 @@ func isReady(conds []metav1.Condition, generation, observed int64) bool {
 	return c != nil && c.Status == metav1.ConditionTrue && observed == generation && c.ObservedGeneration == generation
 }
 
-// collectServices lists the Service objects of the Stack, dependencies
-// first (then by name), and checks their dependsOn.
+// collectServices lists the Service objects of the Stack, hand-written and
+// rendered, dependencies first (then by name), and checks their dependsOn.
 func (r *StackReconciler) collectServices(ctx context.Context, s *stackScope) error {
 	var list kargov1.ServiceList
 	if err := r.List(ctx, &list, client.InNamespace(s.stack.Namespace), client.MatchingFields{serviceStackIndex: s.stack.Name}); err != nil {
 		return fmt.Errorf("list services: %w", err)
 	}
-	services := slices.DeleteFunc(list.Items, func(svc kargov1.Service) bool { return !svc.DeletionTimestamp.IsZero() })
+	// Rendered Services come from this reconcile, not from the cache, which
+	// may not have seen them yet.
+	services := slices.DeleteFunc(list.Items, func(svc kargov1.Service) bool {
+		return !svc.DeletionTimestamp.IsZero() || metav1.IsControlledBy(&svc, s.stack)
+	})
+	services = append(services, s.rendered...)
 	byName := map[string]kargov1.Service{}
 	edges := map[string][]string{}
 	for _, svc := range services {
@@ -405,6 +421,18 @@ func (r *StackReconciler) reconcileFiles(ctx context.Context, s *stackScope) err
 			return err
 		}
 		s.objects.Configs[c.Name] = ref
+	}
+	// Config files of catalog entries, unless the Stack declares a config
+	// of the same name: the user's file replaces the default one.
+	for _, name := range sortedNames(s.renderedConfigs) {
+		if slices.ContainsFunc(s.stack.Spec.Configs, func(c kargov1.StackConfig) bool { return c.Name == name }) {
+			continue
+		}
+		ref, err := r.ensureFile(ctx, s, swarm.KindConfig, name, s.renderedConfigs[name])
+		if err != nil {
+			return err
+		}
+		s.objects.Configs[name] = ref
 	}
 	for _, sec := range s.stack.Spec.Secrets {
 		data, err := r.secretKey(ctx, s.stack.Namespace, sec.SecretKeyRef)
@@ -512,7 +540,10 @@ func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *
 	}
 	objs := s.objects
 	objs.Env = env
-	spec, err := swarm.ServiceSpec(svc, objs)
+	// The Environment's defaults are the lowest layer of every Service.
+	withDefaults := svc.DeepCopy()
+	overlay.ApplyDefaults(&withDefaults.Spec, s.env.Spec.Defaults)
+	spec, err := swarm.ServiceSpec(withDefaults, objs)
 	if err != nil {
 		return invalidSpecError{fmt.Errorf("service %s: %w", svc.Name, err)}
 	}
@@ -803,6 +834,15 @@ func stackTimeout(stack *kargov1.Stack) time.Duration {
 		return stack.Spec.Timeout.Duration
 	}
 	return 5 * time.Minute
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func orDefault(s, def string) string {

@@ -182,6 +182,13 @@ func (f *fixture) waitCondition(obj client.Object, status metav1.ConditionStatus
 	return message
 }
 
+// waitMessage waits until obj is not Ready for reason with a message
+// containing part: a condition that replaces an earlier one of the same reason.
+func (f *fixture) waitMessage(obj client.Object, reason, part string) {
+	f.t.Helper()
+	f.g.Eventually(func() string { return f.waitCondition(obj, metav1.ConditionFalse, reason) }, timeout, poll).Should(ContainSubstring(part))
+}
+
 func (f *fixture) waitReady(obj client.Object) {
 	f.t.Helper()
 	f.waitCondition(obj, metav1.ConditionTrue, "")

@@ -43,22 +43,28 @@ func isEntry(name string) bool {
 	return err == nil
 }
 
-// summary is the first comment line, without the "<name>: " lead.
+// summary is the first sentence of the header comment, without the
+// "<name>: " lead.
 func summary(data []byte) string {
+	var words []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(line, "#") {
-			return ""
+		text := strings.TrimSpace(strings.TrimPrefix(line, "#"))
+		if !strings.HasPrefix(line, "#") || (text == "" && len(words) > 0) {
+			break
 		}
-		line = strings.TrimSpace(strings.TrimPrefix(line, "#"))
-		if line == "" {
-			continue
+		if text != "" {
+			words = append(words, text)
 		}
-		if _, rest, ok := strings.Cut(line, ": "); ok {
-			return rest
-		}
-		return line
 	}
-	return ""
+	sentence := strings.Join(words, " ")
+	if end := strings.Index(sentence, ". "); end >= 0 {
+		sentence = sentence[:end]
+	}
+	sentence = strings.TrimSuffix(sentence, ".")
+	if _, rest, ok := strings.Cut(sentence, ": "); ok {
+		return rest
+	}
+	return sentence
 }

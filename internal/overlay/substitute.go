@@ -45,8 +45,9 @@ func substitute(obj map[string]any, vars *Variables) error {
 }
 
 // wholeReference matches a value that is one variable reference, with or
-// without a default: $VAR, ${VAR}, ${VAR:-x}, ${VAR-x}.
-var wholeReference = regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?:(?::?-)[^}]*)?\}?$`)
+// without a default or a required message: $VAR, ${VAR}, ${VAR:-x},
+// ${VAR-x}, ${VAR:?message}.
+var wholeReference = regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)(?:(?::?[-?])[^}]*)?\}?$`)
 
 // secretEnv turns an env entry whose value is a Secret-sourced variable into
 // a valueFrom reference.

@@ -45,9 +45,21 @@ func NewVariables(sources ...Source) (*Variables, error) {
 	for _, src := range sources {
 		values := src.Values
 		if src.Dotenv != nil {
-			parsed, err := dotenv.UnmarshalWithLookup(*src.Dotenv, v.Lookup)
+			// A plain .env must not copy a Secret value into a plain
+			// variable ($VAR, ${VAR}, or a bare VAR line inheriting it).
+			var copied []string
+			lookup := func(name string) (string, bool) {
+				if _, secret := v.secretKeys[name]; secret && src.SecretName == "" {
+					copied = append(copied, name)
+				}
+				return v.Lookup(name)
+			}
+			parsed, err := dotenv.UnmarshalWithLookup(*src.Dotenv, lookup)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", src.Origin, dotenvError(err, src.SecretName != ""))
+			}
+			if len(copied) > 0 {
+				return nil, fmt.Errorf("%s: reads variable %s, which comes from Secret %s: a plain .env cannot copy a Secret value", src.Origin, copied[0], v.secretKeys[copied[0]].Secret)
 			}
 			values = parsed
 		}

@@ -1,0 +1,141 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/overlay"
+)
+
+// renderFailedError: the merged configuration could not be rendered (an
+// unknown entry, a patch matching nothing, a variable without value...).
+type renderFailedError struct{ error }
+
+func (e renderFailedError) Unwrap() error { return e.error }
+
+// renderServices renders the catalog entries the Stack picks with its
+// patches, images and replicas and the Environment's variables and
+// defaults, and makes the rendered Services real objects owned by the Stack:
+// created, updated, and deleted when no longer rendered. A failed render
+// changes nothing: the last good Services keep running.
+func (r *StackReconciler) renderServices(ctx context.Context, s *stackScope) error {
+	var out *overlay.Output
+	if len(s.stack.Spec.Services) > 0 {
+		vars, err := overlay.EnvironmentVariables(s.env, r.environmentData(ctx, s.env.Namespace))
+		if err != nil {
+			return renderFailedError{fmt.Errorf("environment %s: %w", s.env.Name, err)}
+		}
+		out, err = overlay.Render(overlay.Input{Stack: s.stack, Variables: vars, Defaults: s.env.Spec.Defaults})
+		if err != nil {
+			return renderFailedError{err}
+		}
+	} else {
+		out = &overlay.Output{}
+	}
+	rendered := map[string]bool{}
+	for i := range out.Services {
+		svc := &out.Services[i]
+		rendered[svc.Name] = true
+		if err := r.applyRendered(ctx, s, svc); err != nil {
+			return err
+		}
+		s.rendered = append(s.rendered, *svc)
+	}
+	s.renderedConfigs = out.Configs
+	return r.deleteStaleRendered(ctx, s, rendered)
+}
+
+// environmentData reads ConfigMaps and Secrets of the Environment's namespace.
+func (r *StackReconciler) environmentData(ctx context.Context, namespace string) overlay.DataGetter {
+	return func(name string, secret bool) (map[string]string, error) {
+		key := types.NamespacedName{Namespace: namespace, Name: name}
+		var data map[string]string
+		var err error
+		if secret {
+			var obj corev1.Secret
+			if err = r.Get(ctx, key, &obj); err == nil {
+				data = make(map[string]string, len(obj.Data))
+				for k, v := range obj.Data {
+					data[k] = string(v)
+				}
+			}
+		} else {
+			var obj corev1.ConfigMap
+			if err = r.Get(ctx, key, &obj); err == nil {
+				data = obj.Data
+			}
+		}
+		if apierrors.IsNotFound(err) {
+			return nil, overlay.ErrNotFound
+		}
+		return data, err
+	}
+}
+
+// applyRendered creates or updates one rendered Service. A Service of that
+// name that the Stack does not own (hand-written) is left alone and
+// reported.
+func (r *StackReconciler) applyRendered(ctx context.Context, s *stackScope, svc *kargov1.Service) error {
+	existing := &kargov1.Service{}
+	err := r.Get(ctx, client.ObjectKeyFromObject(svc), existing)
+	if apierrors.IsNotFound(err) {
+		if err := controllerutil.SetControllerReference(s.stack, svc, r.Scheme); err != nil {
+			return err
+		}
+		if err := r.Create(ctx, svc); err != nil {
+			return fmt.Errorf("create service %s: %w", svc.Name, err)
+		}
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Rendered", "Service %s created from catalog entry %s", svc.Name, svc.Labels[overlay.CatalogLabel])
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get service %s: %w", svc.Name, err)
+	}
+	if !metav1.IsControlledBy(existing, s.stack) {
+		return renderFailedError{fmt.Errorf("spec.services: Service %s exists and was not rendered by this Stack: rename the catalog service or the Service", svc.Name)}
+	}
+	if equality.Semantic.DeepEqual(existing.Spec, svc.Spec) && equality.Semantic.DeepEqual(existing.Labels, svc.Labels) {
+		*svc = *existing
+		return nil
+	}
+	patch := client.MergeFrom(existing.DeepCopy())
+	existing.Spec, existing.Labels = svc.Spec, svc.Labels
+	if err := r.Patch(ctx, existing, patch); err != nil {
+		return fmt.Errorf("update service %s: %w", svc.Name, err)
+	}
+	r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Rendered", "Service %s updated", svc.Name)
+	*svc = *existing
+	return nil
+}
+
+// deleteStaleRendered deletes the Services the Stack rendered before and no
+// longer does; their Swarm services are then pruned like any other.
+func (r *StackReconciler) deleteStaleRendered(ctx context.Context, s *stackScope, rendered map[string]bool) error {
+	var list kargov1.ServiceList
+	if err := r.List(ctx, &list, client.InNamespace(s.stack.Namespace), client.MatchingFields{serviceStackIndex: s.stack.Name}); err != nil {
+		return fmt.Errorf("list services: %w", err)
+	}
+	var errs []error
+	for i := range list.Items {
+		svc := &list.Items[i]
+		if rendered[svc.Name] || !metav1.IsControlledBy(svc, s.stack) {
+			continue
+		}
+		if err := r.Delete(ctx, svc); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("delete service %s: %w", svc.Name, err))
+			continue
+		}
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Rendered", "Service %s deleted: no longer in spec.services", svc.Name)
+	}
+	return errors.Join(errs...)
+}

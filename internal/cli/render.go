@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/overlay"
+)
+
+const renderUsage = `Usage: kargo render -f FILE [-f FILE ...] [--env-file FILE ...] [--stack NAME]
+
+Prints the merged Services of Stacks as YAML, without a cluster: the catalog
+entries each Stack picks, its patches, images and replicas, the variables and
+defaults of its Environment. The files (YAML, several documents each; - for
+stdin) hold the Environment, the Stacks, and the ConfigMaps and Secrets the
+Environment's variablesFrom names. Values from Secrets are never printed.
+
+Flags:
+`
+
+// Render runs kargo render.
+func Render(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var files, envFiles stringList
+	fs.Var(&files, "f", "YAML `FILE` with Environment, Stack, ConfigMap and Secret manifests (repeatable; - for stdin)")
+	fs.Var(&envFiles, "env-file", "a whole .env `FILE` of variables, read after the Environment's own sources: a later one wins (repeatable)")
+	only := fs.String("stack", "", "render only the Stack `NAME`")
+	if err := parseFlags(fs, args, renderUsage, stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if len(files) == 0 {
+		printUsage(fs, renderUsage, stderr)
+		return errors.New("render: no file given (-f FILE)")
+	}
+
+	objs := newObjects()
+	stdinRead := false
+	for _, name := range files {
+		if name == "-" {
+			if stdinRead {
+				return errors.New("render: -f - given twice (stdin can be read once)")
+			}
+			stdinRead = true
+		}
+		if err := objs.readFile(name, stderr); err != nil {
+			return err
+		}
+	}
+	extra := make([]overlay.Source, 0, len(envFiles))
+	for _, name := range envFiles {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("--env-file: %w", err)
+		}
+		content := string(data)
+		extra = append(extra, overlay.Source{Origin: "file " + name, Dotenv: &content})
+	}
+
+	stacks, err := selectStacks(objs, *only)
+	if err != nil {
+		return err
+	}
+	// Render everything before printing anything: an error leaves stdout
+	// empty rather than half a configuration.
+	variables := map[string]*overlay.Variables{}
+	var b bytes.Buffer
+	for _, stack := range stacks {
+		env, err := environmentOf(objs, stack)
+		if err != nil {
+			return err
+		}
+		vars, ok := variables[env.Name]
+		if !ok {
+			vars, err = overlay.EnvironmentVariables(env, objs.getter(), extra...)
+			if err != nil {
+				return fmt.Errorf("Environment %s (%s): %w", env.Name, objs.envDocs[env.Name], err)
+			}
+			variables[env.Name] = vars
+		}
+		out, err := overlay.Render(overlay.Input{Stack: stack, Variables: vars, Defaults: env.Spec.Defaults})
+		if err != nil {
+			return fmt.Errorf("Stack %s (%s): %w", stack.Name, objs.stackDocs[stack.Name], err)
+		}
+		manifests, err := overlay.Manifests(out.Services)
+		if err != nil {
+			return fmt.Errorf("Stack %s: %w", stack.Name, err)
+		}
+		b.Write(manifests)
+		writeConfigs(&b, stack, out)
+	}
+	_, err = stdout.Write(b.Bytes())
+	return err
+}
+
+// writeConfigs ends a Stack's Services with a comment listing the config
+// files its catalog entries ship (their content is not printed).
+func writeConfigs(b *bytes.Buffer, stack *v1alpha1.Stack, out *overlay.Output) {
+	if len(stack.Spec.Services) == 0 {
+		fmt.Fprintf(b, "# stack %s: no catalog entries (spec.services is empty)\n", stack.Name)
+		return
+	}
+	for _, name := range sortedKeys(out.Configs) {
+		fmt.Fprintf(b, "# stack %s: config %s (%d bytes)\n", stack.Name, name, len(out.Configs[name]))
+	}
+}
+
+// selectStacks returns the Stacks to render, in the order of the files.
+func selectStacks(objs *objects, only string) ([]*v1alpha1.Stack, error) {
+	if len(objs.stacks) == 0 {
+		return nil, errors.New("render: no Stack in the files")
+	}
+	if only == "" {
+		return objs.stacks, nil
+	}
+	for _, s := range objs.stacks {
+		if s.Name == only {
+			return []*v1alpha1.Stack{s}, nil
+		}
+	}
+	names := make([]string, 0, len(objs.stacks))
+	for _, s := range objs.stacks {
+		names = append(names, s.Name)
+	}
+	return nil, fmt.Errorf("render: --stack %s: no Stack of that name in the files (found: %s)", only, strings.Join(names, ", "))
+}
+
+// environmentOf finds the Environment a Stack names. A Stack without
+// environmentRef takes the only Environment of the files.
+func environmentOf(objs *objects, stack *v1alpha1.Stack) (*v1alpha1.Environment, error) {
+	doc := objs.stackDocs[stack.Name]
+	ref := stack.Spec.EnvironmentRef.Name
+	if len(objs.environments) == 0 {
+		return nil, fmt.Errorf("Stack %s (%s): no Environment in the files (add one with -f)", stack.Name, doc)
+	}
+	if ref == "" {
+		if len(objs.environments) > 1 {
+			return nil, fmt.Errorf("Stack %s (%s): spec.environmentRef.name is empty and the files hold %d Environments (%s): name one", stack.Name, doc, len(objs.environments), environmentNames(objs.environments))
+		}
+		return objs.environments[0], nil
+	}
+	for _, env := range objs.environments {
+		if env.Name == ref {
+			return env, nil
+		}
+	}
+	return nil, fmt.Errorf("Stack %s (%s): spec.environmentRef.name: no Environment named %q in the files (found: %s)", stack.Name, doc, ref, environmentNames(objs.environments))
+}
+
+// getter reads the ConfigMaps and Secrets of the files.
+func (objs *objects) getter() overlay.DataGetter {
+	return func(name string, secret bool) (map[string]string, error) {
+		m := objs.configMaps
+		if secret {
+			m = objs.secrets
+		}
+		src, ok := m[name]
+		if !ok {
+			return nil, fmt.Errorf("%w in the files (add it with -f)", overlay.ErrNotFound)
+		}
+		return src.data, nil
+	}
+}
