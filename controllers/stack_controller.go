@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -424,7 +425,7 @@ func (r *StackReconciler) reconcileFiles(ctx context.Context, s *stackScope) err
 	}
 	// Config files of catalog entries, unless the Stack declares a config
 	// of the same name: the user's file replaces the default one.
-	for _, name := range sortedNames(s.renderedConfigs) {
+	for _, name := range slices.Sorted(maps.Keys(s.renderedConfigs)) {
 		if slices.ContainsFunc(s.stack.Spec.Configs, func(c kargov1.StackConfig) bool { return c.Name == name }) {
 			continue
 		}
@@ -834,15 +835,6 @@ func stackTimeout(stack *kargov1.Stack) time.Duration {
 		return stack.Spec.Timeout.Duration
 	}
 	return 5 * time.Minute
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func orDefault(s, def string) string {

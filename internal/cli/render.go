@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/kargo-io/kargo/api/v1alpha1"
@@ -109,7 +111,7 @@ func writeConfigs(b *bytes.Buffer, stack *v1alpha1.Stack, out *overlay.Output) {
 		fmt.Fprintf(b, "# stack %s: no catalog entries (spec.services is empty)\n", stack.Name)
 		return
 	}
-	for _, name := range sortedKeys(out.Configs) {
+	for _, name := range slices.Sorted(maps.Keys(out.Configs)) {
 		fmt.Fprintf(b, "# stack %s: config %s (%d bytes)\n", stack.Name, name, len(out.Configs[name]))
 	}
 }

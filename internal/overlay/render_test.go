@@ -2,8 +2,10 @@ package overlay
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -66,7 +68,7 @@ func printOutput(t *testing.T, out *Output) []byte {
 	}
 	b := strings.Builder{}
 	b.Write(manifests)
-	for _, name := range sortedKeys(out.Configs) {
+	for _, name := range slices.Sorted(maps.Keys(out.Configs)) {
 		b.WriteString("--- # config " + name + "\n")
 		b.Write(out.Configs[name])
 		if !strings.HasSuffix(string(out.Configs[name]), "\n") {

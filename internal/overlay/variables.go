@@ -2,8 +2,9 @@ package overlay
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 )
@@ -63,7 +64,7 @@ func NewVariables(sources ...Source) (*Variables, error) {
 			}
 			values = parsed
 		}
-		for _, name := range sortedKeys(values) {
+		for _, name := range slices.Sorted(maps.Keys(values)) {
 			v.values[name] = values[name]
 			delete(v.secretKeys, name)
 			if src.SecretName != "" {
@@ -91,7 +92,7 @@ func (v *Variables) Secret(name string) (SecretKey, bool) {
 }
 
 // Names lists the variables, sorted.
-func (v *Variables) Names() []string { return sortedKeys(v.values) }
+func (v *Variables) Names() []string { return slices.Sorted(maps.Keys(v.values)) }
 
 var dotenvLine = regexp.MustCompile(`^line \d+`)
 
@@ -105,13 +106,4 @@ func dotenvError(err error, secret bool) error {
 		return fmt.Errorf("%s: malformed (content not shown: it comes from a Secret)", line)
 	}
 	return fmt.Errorf("malformed (content not shown: it comes from a Secret)")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
