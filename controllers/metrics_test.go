@@ -10,27 +10,36 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// engineRequests sums kargo_engine_requests_total of the fixture's
-// Environment for one operation, read from the manager's registry.
-func engineRequests(f *fixture, operation string) float64 {
+// metricSum sums the samples of a metric of the manager's registry whose
+// labels include match.
+func metricSum(f *fixture, name string, match map[string]string) float64 {
 	families, err := ctrlmetrics.Registry.Gather()
 	f.g.Expect(err).NotTo(HaveOccurred())
 	total := 0.0
 	for _, family := range families {
-		if family.GetName() != "kargo_engine_requests_total" {
+		if family.GetName() != name {
 			continue
 		}
+	samples:
 		for _, m := range family.GetMetric() {
 			labels := map[string]string{}
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["environment"] == f.namespace+"/"+f.env.Name && labels["operation"] == operation {
-				total += m.GetCounter().GetValue()
+			for k, v := range match {
+				if labels[k] != v {
+					continue samples
+				}
 			}
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return total
+}
+
+// engineRequests counts the fixture Environment's requests of one operation.
+func engineRequests(f *fixture, operation string) float64 {
+	return metricSum(f, "kargo_engine_requests_total", map[string]string{"environment": f.namespace + "/" + f.env.Name, "operation": operation})
 }
 
 func imageRemoveOptions() image.RemoveOptions { return image.RemoveOptions{} }

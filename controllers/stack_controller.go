@@ -172,21 +172,14 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 		}
 		return r.fail(s, err)
 	}
-	if err := r.renderServices(ctx, s); err != nil {
-		return r.fail(s, err)
-	}
-	if err := r.collectServices(ctx, s); err != nil {
-		return r.fail(s, err)
-	}
 	for _, phase := range []func(context.Context, *stackScope) error{
+		r.renderServices, r.collectServices,
 		r.reconcileNetworks, r.reconcileFiles, r.reconcileServices, r.prune,
+		r.observe,
 	} {
 		if err := phase(ctx, s); err != nil {
 			return r.fail(s, err)
 		}
-	}
-	if err := r.observe(ctx, s); err != nil {
-		return r.fail(s, err)
 	}
 	return r.summarize(s), nil
 }

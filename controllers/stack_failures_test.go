@@ -197,10 +197,14 @@ func TestEndpointDown(t *testing.T) {
 	t.Logf("Stack: %s", msg)
 	_, _, err := docker.ServiceInspectWithRaw(f.ctx, before.ID, dockerswarm.ServiceInspectOptions{})
 	g.Expect(err).NotTo(HaveOccurred(), "service removed while the endpoint was down")
+	stream := map[string]string{"environment": f.namespace + "/flaky"}
+	g.Eventually(func() float64 { return metricSum(f, "kargo_engine_event_stream_connected", stream) }, timeout, poll).Should(BeZero(), "the event stream did not notice the endpoint going away")
 
 	proxy.start(t)
 	f.waitReady(env)
 	f.waitReady(stack)
+	// The event subscription reconnects (with backoff) by itself.
+	g.Eventually(func() float64 { return metricSum(f, "kargo_engine_event_stream_connected", stream) }, timeout, poll).Should(Equal(1.0))
 	after := f.swarmServiceIn("app", "api")
 	g.Expect(after.ID).To(Equal(before.ID), "service recreated after the endpoint came back")
 	list, err := docker.ServiceList(f.ctx, dockerswarm.ServiceListOptions{})

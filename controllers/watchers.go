@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,17 +116,16 @@ func newEventBackoff() wait.Backoff {
 }
 
 // dispatch maps one event to what must be reconciled. Cluster events name
-// objects but carry no labels; the stack namespace in the name finds the
-// Stack, whose reconcile then checks ownership.
+// objects but carry no labels; the stack namespace that prefixes the name
+// (<namespace>_...) finds the Stack, whose reconcile then checks ownership.
 func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev swarm.Event) {
 	ctrl.Log.WithName("events").V(1).Info("swarm event", "environment", env.String(), "kind", ev.Kind, "action", ev.Action, "name", ev.Name)
 	if ev.Kind == "node" {
 		w.send(ctx, w.Environments, &kargov1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: env.Name}})
 		return
 	}
-	namespace := ev.Namespace()
 	w.enqueueStacks(ctx, env, func(st kargov1.Stack) bool {
-		if namespace != "" && swarmNamespace(&st) == namespace {
+		if strings.HasPrefix(ev.Name, swarmNamespace(&st)+"_") {
 			return true
 		}
 		// Shared networks have a name of their own (spec.networks[].swarmName).

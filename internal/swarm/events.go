@@ -3,7 +3,6 @@ package swarm
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
@@ -21,16 +20,6 @@ type Event struct {
 	// Attributes carry what changed on updates (image.new, replicas.new,
 	// updatestate.new, ...).
 	Attributes map[string]string
-}
-
-// Namespace is the stack namespace of a stack object's name
-// (<namespace>_<name>), or "" when the name has none.
-func (e Event) Namespace() string {
-	ns, _, ok := strings.Cut(e.Name, "_")
-	if !ok {
-		return ""
-	}
-	return ns
 }
 
 // Watch streams the Swarm's cluster events (services, networks, configs,

@@ -53,6 +53,12 @@ func (c *Client) Observe(ctx context.Context, svc swarm.Service) (ServiceView, e
 		return view, nil
 	}
 	tasks, err := c.api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", svc.ID))})
+	if IsNotFound(err) {
+		// Removed since it was listed (by hand, or a prune); its removal
+		// event brings the next reconcile.
+		view.Ready, view.Message = false, "removed while being observed"
+		return view, nil
+	}
 	if err != nil {
 		return view, fmt.Errorf("list tasks of %s: %w", svc.Spec.Name, err)
 	}
