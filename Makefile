@@ -62,9 +62,16 @@ test: manifests generate fmt vet envtest-assets swarm-up ## All tests: pure (gol
 	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test.log && { echo "tests failed: see bin/test.log"; exit 1; } || true
 
 .PHONY: bench
-bench: envtest-assets swarm-up ## Benchmarks (ratios against a peer in the same run).
-	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
-		go test -run '^$$' -bench . -benchmem ./...
+bench: swarm-up ## Benchmarks of ./internal/... (local Swarm), each as a ratio against a peer in the same loop.
+	@mkdir -p $(LOCALBIN)
+	DOCKER_HOST="$$(hack/swarm.sh host)" \
+		go test -run '^$$' -bench . -benchmem ./internal/... 2>&1 | tee $(LOCALBIN)/bench.log | grep -E '^(Benchmark|ok|FAIL|--- |panic|\s+\S+_test.go)'
+	@echo "== ratios (median of adjacent pairs; full log in bin/bench.log)"
+	@awk '/^Benchmark/ { x = ""; delete ns; \
+		for (i = 3; i < NF; i++) { u = $$(i+1); \
+			if (u ~ /^x-/) { x = substr(u, 3); r = $$i } else if (u ~ /^ns\//) ns[substr(u, 4)] = $$i / 1e6 } \
+		for (k in ns) if (k != "op" && k != x) op = k; \
+		if (x != "") printf "  %-28s %6.2f x-%-8s %s %.3g ms, %s %.3g ms\n", $$1, r, x, op, ns[op], x, ns[x] }' $(LOCALBIN)/bench.log
 
 ##@ Build
 

@@ -18,16 +18,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func testVariables(t *testing.T) *Variables {
-	t.Helper()
+// testVariables are the variables of testdata/variables.env, for tests and benchmarks.
+func testVariables(tb testing.TB) *Variables {
+	tb.Helper()
 	data, err := os.ReadFile("testdata/variables.env")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	dotenv := string(data)
 	vars, err := NewVariables(Source{Origin: "testdata/variables.env", Dotenv: &dotenv})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return vars
 }

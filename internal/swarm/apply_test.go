@@ -18,17 +18,17 @@ import (
 	"github.com/kargo-io/kargo/internal/testenv"
 )
 
-func connect(t *testing.T) *swarm.Client {
-	t.Helper()
+func connect(tb testing.TB) *swarm.Client {
+	tb.Helper()
 	host, err := testenv.DockerHost()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	c, err := swarm.Connect(swarm.Endpoint{Host: host})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Close() })
+	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
