@@ -314,7 +314,7 @@ func configFile(name string, obj map[string]any) (string, []byte, error) {
 
 func decodeService(obj map[string]any) (v1alpha1.Service, error) {
 	var svc v1alpha1.Service
-	name, _, _ := unstructuredString(obj, "metadata", "name")
+	name := unstructuredString(obj, "metadata", "name")
 	if err := coerce(obj, "", serviceType); err != nil {
 		return svc, fmt.Errorf("service %s: %w", name, err)
 	}
@@ -330,22 +330,23 @@ func decodeService(obj map[string]any) (v1alpha1.Service, error) {
 	return svc, nil
 }
 
-func unstructuredString(obj map[string]any, fields ...string) (string, bool, error) {
+// unstructuredString reads a string field of an unstructured object ("" when absent).
+func unstructuredString(obj map[string]any, fields ...string) string {
 	var cur any = obj
 	for _, f := range fields {
 		m, ok := cur.(map[string]any)
 		if !ok {
-			return "", false, nil
+			return ""
 		}
 		cur = m[f]
 	}
-	s, ok := cur.(string)
-	return s, ok, nil
+	s, _ := cur.(string)
+	return s
 }
 
 func anyNamed(services []map[string]any, name string) bool {
 	for _, obj := range services {
-		if n, _, _ := unstructuredString(obj, "metadata", "name"); n == name {
+		if unstructuredString(obj, "metadata", "name") == name {
 			return true
 		}
 	}
@@ -354,7 +355,7 @@ func anyNamed(services []map[string]any, name string) bool {
 
 func anyImageNamed(services []map[string]any, name string) bool {
 	for _, obj := range services {
-		if img, _, _ := unstructuredString(obj, "spec", "image"); imageName(img) == name {
+		if imageName(unstructuredString(obj, "spec", "image")) == name {
 			return true
 		}
 	}

@@ -91,8 +91,6 @@ func (v *Variables) Secret(name string) (SecretKey, bool) {
 	return k, ok
 }
 
-// Names lists the variables, sorted.
-func (v *Variables) Names() []string { return slices.Sorted(maps.Keys(v.values)) }
 
 var dotenvLine = regexp.MustCompile(`^line \d+`)
 
