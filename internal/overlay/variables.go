@@ -91,7 +91,6 @@ func (v *Variables) Secret(name string) (SecretKey, bool) {
 	return k, ok
 }
 
-
 var dotenvLine = regexp.MustCompile(`^line \d+`)
 
 // dotenvError keeps the line of a parse error but, for a Secret, drops the
