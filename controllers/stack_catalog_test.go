@@ -116,9 +116,10 @@ func TestCatalogStack(t *testing.T) {
 	f.g.Expect(vols.Volumes).To(ContainElement(HaveField("Name", ns+"_grafana-data")), "a volume was removed")
 }
 
-// TestCatalogRenderFailureKeepsLastGoodState: a render error (a variable
-// without value) is reported as RenderFailed naming the variable and the
-// service, and what runs is left as it is.
+// TestCatalogRenderFailureKeepsLastGoodState: render errors (a variable
+// without value, a merged Service the API server refuses, an unknown entry)
+// are reported as RenderFailed naming their cause, and what runs is left as
+// it is.
 func TestCatalogRenderFailureKeepsLastGoodState(t *testing.T) {
 	f := newFixture(t)
 	stack := &kargov1.Stack{
@@ -145,6 +146,13 @@ func TestCatalogRenderFailureKeepsLastGoodState(t *testing.T) {
 	})
 	f.waitMessage(stack, kargov1.RenderFailedReason, "service cache: spec.env[0].value: variable PUBLIC_HOST is not set")
 	f.g.Expect(f.swarmServiceIn("bad", "cache").Version.Index).To(Equal(version), "the running service changed after a failed render")
+
+	// A merged Service the API server refuses is a render failure too.
+	f.update(stack, func() {
+		stack.Spec.Patches[1].Patch = "- {op: add, path: /spec/env, value: [{name: MODE, value: a}, {name: MODE, value: b}]}"
+	})
+	f.waitMessage(stack, kargov1.RenderFailedReason, `spec.env[1]: Duplicate value: {"name":"MODE"}`)
+	f.g.Expect(f.swarmServiceIn("bad", "cache").Version.Index).To(Equal(version))
 
 	f.update(stack, func() {
 		stack.Spec.Services = append(stack.Spec.Services, kargov1.CatalogService{Name: "geo", Catalog: "no-such-entry"})

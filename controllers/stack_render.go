@@ -93,7 +93,7 @@ func (r *StackReconciler) applyRendered(ctx context.Context, s *stackScope, svc 
 			return err
 		}
 		if err := r.Create(ctx, svc); err != nil {
-			return fmt.Errorf("create service %s: %w", svc.Name, err)
+			return renderedWriteError(fmt.Errorf("create service %s: %w", svc.Name, err))
 		}
 		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Rendered", "Service %s created from catalog entry %s", svc.Name, svc.Labels[overlay.CatalogLabel])
 		return nil
@@ -111,11 +111,21 @@ func (r *StackReconciler) applyRendered(ctx context.Context, s *stackScope, svc 
 	patch := client.MergeFrom(existing.DeepCopy())
 	existing.Spec, existing.Labels = svc.Spec, svc.Labels
 	if err := r.Patch(ctx, existing, patch); err != nil {
-		return fmt.Errorf("update service %s: %w", svc.Name, err)
+		return renderedWriteError(fmt.Errorf("update service %s: %w", svc.Name, err))
 	}
 	r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Rendered", "Service %s updated", svc.Name)
 	*svc = *existing
 	return nil
+}
+
+// renderedWriteError marks a rendered Service the API server refuses (a
+// duplicate env name added by a patch...) as a render failure: the merged
+// configuration is wrong, retrying cannot help.
+func renderedWriteError(err error) error {
+	if apierrors.IsInvalid(err) {
+		return renderFailedError{err}
+	}
+	return err
 }
 
 // deleteStaleRendered deletes the Services the Stack rendered before and no

@@ -191,10 +191,10 @@ up() {
   k apply -n "$ns" -k config/quickstart
 
   # 6. Wait until Ready (one deadline for all).
-  log "waiting until environment/local, stack/geo and every service are Ready"
+  log "waiting until environment/local, stack/geo, stack/monitoring and every service are Ready"
   local deadline=$((SECONDS + 180))
   remaining() { local r=$((deadline - SECONDS)); echo "$((r > 0 ? r : 1))s"; }
-  if ! k wait -n "$ns" --for=condition=Ready --timeout="$(remaining)" environment/local stack/geo ||
+  if ! k wait -n "$ns" --for=condition=Ready --timeout="$(remaining)" environment/local stack/geo stack/monitoring ||
     ! k wait -n "$ns" --for=condition=Ready --timeout="$(remaining)" services.swarm.kargo.io --all; then
     log "not Ready in time; the objects:"
     k get -n "$ns" environments.swarm.kargo.io,stacks.swarm.kargo.io,services.swarm.kargo.io -o yaml >&2 || true
@@ -208,8 +208,8 @@ up() {
   echo "== kubectl get kargo -A"
   k get kargo -A
   echo
-  echo "== docker service ls (stack kargo-geo)"
-  docker service ls --filter label=com.docker.stack.namespace=kargo-geo
+  echo "== docker service ls"
+  docker service ls
   echo
   echo "== curl -s $web_url"
   local body=
