@@ -33,9 +33,15 @@ type Watchers struct {
 	Environments chan event.GenericEvent
 
 	mu      sync.Mutex
-	running map[types.NamespacedName]context.CancelFunc
+	running map[types.NamespacedName]subscription
 	ctx     context.Context
 	cancel  context.CancelFunc
+}
+
+// subscription is the running watch of one Environment and the client it uses.
+type subscription struct {
+	cancel context.CancelFunc
+	engine *swarm.Client
 }
 
 // NewWatchers returns Watchers; add them to the manager (they are a
@@ -46,7 +52,7 @@ func NewWatchers(reader client.Reader, engines *Engines) *Watchers {
 		Reader: reader, Engines: engines, ctx: ctx, cancel: cancel,
 		Stacks:       make(chan event.GenericEvent, 256),
 		Environments: make(chan event.GenericEvent, 64),
-		running:      map[types.NamespacedName]context.CancelFunc{},
+		running:      map[types.NamespacedName]subscription{},
 	}
 }
 
@@ -57,52 +63,57 @@ func (w *Watchers) Start(ctx context.Context) error {
 	return nil
 }
 
-// Ensure starts the subscription of an Environment unless it runs already.
-// The subscription always uses the Environment's current cached client, so
-// a rebuilt client (new endpoint or TLS Secret) is picked up on reconnect.
+// Ensure runs the subscription of an Environment on its current cached
+// client: it starts one, or restarts it when the client was rebuilt (new
+// endpoint or TLS Secret), since the old stream stays open on the old client.
 func (w *Watchers) Ensure(env types.NamespacedName) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, ok := w.running[env]; ok {
+	engine, ok := w.Engines.Get(env)
+	if !ok {
 		return
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if sub, ok := w.running[env]; ok {
+		if sub.engine == engine {
+			return
+		}
+		sub.cancel()
+	}
 	ctx, cancel := context.WithCancel(w.ctx)
-	w.running[env] = cancel
-	go w.run(ctx, env)
+	w.running[env] = subscription{cancel: cancel, engine: engine}
+	go w.run(ctx, env, engine)
 }
 
 // Stop ends the subscription of a deleted Environment.
 func (w *Watchers) Stop(env types.NamespacedName) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if cancel, ok := w.running[env]; ok {
-		cancel()
+	if sub, ok := w.running[env]; ok {
+		sub.cancel()
 		delete(w.running, env)
+		metrics.EventStreamConnected(env.String(), false)
 	}
 }
 
 // run subscribes until ctx ends, reconnecting with capped exponential
 // backoff. After each (re)connection every Stack of the Environment is
 // enqueued once: events missed while disconnected are not replayed.
-func (w *Watchers) run(ctx context.Context, env types.NamespacedName) {
+func (w *Watchers) run(ctx context.Context, env types.NamespacedName, engine *swarm.Client) {
 	log := ctrl.Log.WithName("events").WithValues("environment", env.String())
 	backoff := newEventBackoff()
 	for ctx.Err() == nil {
-		engine, ok := w.Engines.Get(env)
-		if ok {
-			connected := time.Now()
-			metrics.EventStreamConnected(env.String(), true)
-			w.enqueueStacks(ctx, env, func(kargov1.Stack) bool { return true })
-			err := engine.Watch(ctx, func(ev swarm.Event) { w.dispatch(ctx, env, ev) })
-			metrics.EventStreamConnected(env.String(), false)
-			if ctx.Err() != nil {
-				return
-			}
-			if time.Since(connected) > time.Minute {
-				backoff = newEventBackoff()
-			}
-			log.Info("event stream broke, reconnecting", "error", err.Error(), "after", backoff.Duration)
+		connected := time.Now()
+		metrics.EventStreamConnected(env.String(), true)
+		w.enqueueStacks(ctx, env, func(kargov1.Stack) bool { return true })
+		err := engine.Watch(ctx, func(ev swarm.Event) { w.dispatch(ctx, env, ev) })
+		if ctx.Err() != nil {
+			return // stopped, or replaced by a subscription on a new client
 		}
+		metrics.EventStreamConnected(env.String(), false)
+		if time.Since(connected) > time.Minute {
+			backoff = newEventBackoff()
+		}
+		log.Info("event stream broke, reconnecting", "error", err.Error(), "after", backoff.Duration)
 		select {
 		case <-ctx.Done():
 			return
