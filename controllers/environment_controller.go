@@ -201,13 +201,5 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *EnvironmentReconciler) environmentsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	var list kargov1.EnvironmentList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{tlsSecretIndex: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, env := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&env)})
-	}
-	return reqs
+	return listRequests(ctx, r, &kargov1.EnvironmentList{}, o.GetNamespace(), client.MatchingFields{tlsSecretIndex: o.GetName()})
 }

@@ -92,13 +92,5 @@ func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 func (r *ServiceReconciler) servicesOfStack(ctx context.Context, o client.Object) []reconcile.Request {
-	var list kargov1.ServiceList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{serviceStackIndex: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, svc := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&svc)})
-	}
-	return reqs
+	return listRequests(ctx, r, &kargov1.ServiceList{}, o.GetNamespace(), client.MatchingFields{serviceStackIndex: o.GetName()})
 }

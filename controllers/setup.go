@@ -2,7 +2,13 @@
 package controllers
 
 import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
 // SetupAll registers the three reconcilers on a manager, sharing the
@@ -19,4 +25,20 @@ func SetupAll(mgr ctrl.Manager, engines *Engines) error {
 		return err
 	}
 	return (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr)
+}
+
+// listRequests lists the objects of list's kind in a namespace (filtered by
+// opts, e.g. a field index) and returns a reconcile request for each: the
+// shape of every "when X changes, reconcile the Ys that use it" mapping.
+func listRequests(ctx context.Context, c client.Reader, list client.ObjectList, namespace string, opts ...client.ListOption) []reconcile.Request {
+	if err := c.List(ctx, list, append(opts, client.InNamespace(namespace))...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list objects to reconcile", "namespace", namespace)
+		return nil
+	}
+	var reqs []reconcile.Request
+	_ = meta.EachListItem(list, func(obj runtime.Object) error {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj.(client.Object))})
+		return nil
+	})
+	return reqs
 }

@@ -933,11 +933,7 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 func (r *StackReconciler) stacksOf(index string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list kargov1.StackList
-		if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
-			return nil
-		}
-		return stackRequests(list.Items)
+		return listRequests(ctx, r, &kargov1.StackList{}, o.GetNamespace(), client.MatchingFields{index: o.GetName()})
 	}
 }
 
@@ -945,17 +941,5 @@ func (r *StackReconciler) stacksOf(index string) handler.MapFunc {
 // namespace; the reconcile itself finds out whether content changed, at the
 // cost of reads only.
 func (r *StackReconciler) stacksInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	var list kargov1.StackList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
-		return nil
-	}
-	return stackRequests(list.Items)
-}
-
-func stackRequests(stacks []kargov1.Stack) []reconcile.Request {
-	reqs := make([]reconcile.Request, 0, len(stacks))
-	for _, st := range stacks {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&st)})
-	}
-	return reqs
+	return listRequests(ctx, r, &kargov1.StackList{}, o.GetNamespace())
 }
