@@ -87,6 +87,8 @@ func TestCatalogStack(t *testing.T) {
 	live := f.swarmServiceIn("cat", "grafana")
 	f.g.Expect(live.Spec.TaskTemplate.ContainerSpec.Env).To(ContainElement("GF_SERVER_ROOT_URL=https://grafana.kargo.example.org"))
 	f.g.Expect(live.Spec.TaskTemplate.ContainerSpec.Labels).To(HaveKeyWithValue("team", "geo"))
+	// The Environment's defaults are the lowest layer of hand-written Services too.
+	f.g.Expect(f.swarmServiceIn("cat", "worker").Spec.TaskTemplate.ContainerSpec.Labels).To(HaveKeyWithValue("team", "geo"))
 	f.g.Expect(live.Spec.TaskTemplate.ContainerSpec.Configs).NotTo(BeEmpty(), "grafana's default datasources file is not mounted")
 	before := map[string]uint64{}
 	for _, name := range []string{"mongodb", "cache", "grafana", "worker"} {
