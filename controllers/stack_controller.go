@@ -406,7 +406,7 @@ func (e sourceNotFoundError) Unwrap() error { return e.error }
 // reconcileFiles creates the current version of every config and secret.
 func (r *StackReconciler) reconcileFiles(ctx context.Context, s *stackScope) error {
 	for _, c := range s.stack.Spec.Configs {
-		data, err := r.configMapKey(ctx, s.stack.Namespace, c.ConfigMapKeyRef)
+		data, err := r.sourceKey(ctx, s.stack.Namespace, c.ConfigMapKeyRef, false)
 		if err != nil {
 			return fmt.Errorf("config %s: %w", c.Name, err)
 		}
@@ -429,7 +429,7 @@ func (r *StackReconciler) reconcileFiles(ctx context.Context, s *stackScope) err
 		s.objects.Configs[name] = ref
 	}
 	for _, sec := range s.stack.Spec.Secrets {
-		data, err := r.secretKey(ctx, s.stack.Namespace, sec.SecretKeyRef)
+		data, err := r.sourceKey(ctx, s.stack.Namespace, sec.SecretKeyRef, true)
 		if err != nil {
 			return fmt.Errorf("secret %s: %w", sec.Name, err)
 		}
@@ -453,29 +453,46 @@ func (r *StackReconciler) ensureFile(ctx context.Context, s *stackScope, kind, n
 	return ref, nil
 }
 
-func (r *StackReconciler) configMapKey(ctx context.Context, namespace string, sel kargov1.KeySelector) ([]byte, error) {
-	var cm corev1.ConfigMap
-	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: sel.Name}, &cm); err != nil {
-		return nil, sourceNotFoundError{fmt.Errorf("ConfigMap %s: %w", sel.Name, err)}
+// sourceData reads the data of a ConfigMap (BinaryData included) or a
+// Secret: what Stack configs and secrets, env valueFrom and Environment
+// variables are made of.
+func (r *StackReconciler) sourceData(ctx context.Context, namespace, name string, secret bool) (map[string][]byte, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	if secret {
+		var obj corev1.Secret
+		if err := r.Get(ctx, key, &obj); err != nil {
+			return nil, fmt.Errorf("Secret %s: %w", name, err)
+		}
+		return obj.Data, nil
 	}
-	if v, ok := cm.Data[sel.Key]; ok {
-		return []byte(v), nil
+	var obj corev1.ConfigMap
+	if err := r.Get(ctx, key, &obj); err != nil {
+		return nil, fmt.Errorf("ConfigMap %s: %w", name, err)
 	}
-	if v, ok := cm.BinaryData[sel.Key]; ok {
-		return v, nil
+	data := make(map[string][]byte, len(obj.Data)+len(obj.BinaryData))
+	for k, v := range obj.BinaryData {
+		data[k] = v
 	}
-	return nil, sourceNotFoundError{fmt.Errorf("ConfigMap %s has no key %q", sel.Name, sel.Key)}
+	for k, v := range obj.Data {
+		data[k] = []byte(v)
+	}
+	return data, nil
 }
 
-func (r *StackReconciler) secretKey(ctx context.Context, namespace string, sel kargov1.KeySelector) ([]byte, error) {
-	var secret corev1.Secret
-	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: sel.Name}, &secret); err != nil {
-		return nil, sourceNotFoundError{fmt.Errorf("Secret %s: %w", sel.Name, err)}
+// sourceKey reads one key of a ConfigMap or Secret.
+func (r *StackReconciler) sourceKey(ctx context.Context, namespace string, sel kargov1.KeySelector, secret bool) ([]byte, error) {
+	data, err := r.sourceData(ctx, namespace, sel.Name, secret)
+	if err != nil {
+		return nil, sourceNotFoundError{err}
 	}
-	if v, ok := secret.Data[sel.Key]; ok {
+	if v, ok := data[sel.Key]; ok {
 		return v, nil
 	}
-	return nil, sourceNotFoundError{fmt.Errorf("Secret %s has no key %q", sel.Name, sel.Key)}
+	kind := "ConfigMap"
+	if secret {
+		kind = "Secret"
+	}
+	return nil, sourceNotFoundError{fmt.Errorf("%s %s has no key %q", kind, sel.Name, sel.Key)}
 }
 
 // reconcileServices applies every Service, dependencies first. A service
@@ -567,9 +584,9 @@ func (r *StackReconciler) resolveEnv(ctx context.Context, svc *kargov1.Service) 
 			err  error
 		)
 		if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil {
-			data, err = r.configMapKey(ctx, svc.Namespace, *ref)
+			data, err = r.sourceKey(ctx, svc.Namespace, *ref, false)
 		} else {
-			data, err = r.secretKey(ctx, svc.Namespace, *e.ValueFrom.SecretKeyRef)
+			data, err = r.sourceKey(ctx, svc.Namespace, *e.ValueFrom.SecretKeyRef, true)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("service %s spec.env[%d] (%s): %w", svc.Name, i, e.Name, err)

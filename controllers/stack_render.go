@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -58,27 +57,18 @@ func (r *StackReconciler) renderServices(ctx context.Context, s *stackScope) err
 // environmentData reads ConfigMaps and Secrets of the Environment's namespace.
 func (r *StackReconciler) environmentData(ctx context.Context, namespace string) overlay.DataGetter {
 	return func(name string, secret bool) (map[string]string, error) {
-		key := types.NamespacedName{Namespace: namespace, Name: name}
-		var data map[string]string
-		var err error
-		if secret {
-			var obj corev1.Secret
-			if err = r.Get(ctx, key, &obj); err == nil {
-				data = make(map[string]string, len(obj.Data))
-				for k, v := range obj.Data {
-					data[k] = string(v)
-				}
-			}
-		} else {
-			var obj corev1.ConfigMap
-			if err = r.Get(ctx, key, &obj); err == nil {
-				data = obj.Data
-			}
-		}
+		data, err := r.sourceData(ctx, namespace, name, secret)
 		if apierrors.IsNotFound(err) {
 			return nil, overlay.ErrNotFound
 		}
-		return data, err
+		if err != nil {
+			return nil, err
+		}
+		values := make(map[string]string, len(data))
+		for k, v := range data {
+			values[k] = string(v)
+		}
+		return values, nil
 	}
 }
 
