@@ -44,7 +44,7 @@ verify-generated: manifests generate ## Fail when generated files differ from th
 	@test -z "$$(git status --porcelain -- config api)" || { git status --porcelain -- config api; echo "untracked generated files: commit them"; exit 1; }
 
 .PHONY: envtest-assets
-envtest-assets: ## Build (once) kube-apiserver and copy etcd into bin/k8s/<version>.
+envtest-assets: ## Build (once) kube-apiserver and kubectl, copy etcd into bin/k8s/<version>.
 	@hack/envtest-assets.sh >/dev/null
 
 .PHONY: swarm-up
@@ -60,6 +60,10 @@ test: manifests generate fmt vet envtest-assets swarm-up ## All tests: pure (gol
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
 		go test $(GO_TEST_FLAGS) -v ./... 2>&1 | tee $(LOCALBIN)/test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
 	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test.log && { echo "tests failed: see bin/test.log"; exit 1; } || true
+
+.PHONY: test-stress
+test-stress: ## make test with every core kept busy by hack/stress.sh (a slow, loaded machine).
+	hack/stress.sh $(MAKE) test
 
 .PHONY: bench
 bench: swarm-up ## Benchmarks of ./internal/... (local Swarm), each as a ratio against a peer in the same loop.

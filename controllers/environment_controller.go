@@ -108,7 +108,8 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 }
 
 // reconcileDelete keeps the Environment while Stacks use it: they need its
-// endpoint to remove their Swarm objects.
+// endpoint to remove their Swarm objects. Then it removes the node labels
+// it set.
 func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov1.Environment) (ctrl.Result, error) {
 	var stacks kargov1.StackList
 	if err := r.List(ctx, &stacks, client.InNamespace(env.Namespace), client.MatchingFields{stackEnvIndex: env.Name}); err != nil {
@@ -120,8 +121,22 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov
 			names = append(names, st.Name)
 		}
 		ctrl.LoggerFrom(ctx).Info("deletion waits for stacks", "stacks", names)
+		patch := client.MergeFrom(env.DeepCopy())
+		markNotReady(&env.Status.Conditions, env.Generation, kargov1.DeletingReason,
+			"waiting for the stacks using it to be deleted: "+strings.Join(names, ", "), false)
+		if err := r.Status().Patch(ctx, env, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("patch status: %w", err)
+		}
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
+	// Best effort, bounded: an unreachable Swarm must not keep the
+	// Environment forever.
+	labelsCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	env.Spec.NodeLabels = nil
+	if err := r.reconcileNodeLabels(labelsCtx, env); err != nil {
+		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "node labels set by this environment may be left on the nodes: %s", err.Error())
+	}
+	cancel()
 	r.Watchers.Stop(client.ObjectKeyFromObject(env))
 	r.Engines.Forget(client.ObjectKeyFromObject(env))
 	patch := client.MergeFrom(env.DeepCopy())

@@ -42,8 +42,12 @@ func TestTLSEndpoint(t *testing.T) {
 
 	f := newFixture(t) // its Environment is the shared swarm of hack/swarm.sh
 	g := f.g
-	g.Expect(f.env.Status.Swarm).NotTo(BeNil())
-	shared := f.env.Status.Swarm.ClusterID
+	var shared string
+	f.eventually(f.env, func(g Gomega) {
+		expectReady(g, f.env)
+		g.Expect(f.env.Status.Swarm).NotTo(BeNil())
+		shared = f.env.Status.Swarm.ClusterID
+	})
 
 	tlsSecret := func(name string, ca []byte) {
 		f.create(&corev1.Secret{
@@ -77,11 +81,13 @@ func TestTLSEndpoint(t *testing.T) {
 	env := tlsEnvironment("tls", kargov1.Endpoint{Host: tlsSwarm.Host, TLSSecretRef: &kargov1.LocalObjectReference{Name: "engine-tls"}})
 	f.create(env)
 	created = append(created, env)
-	f.waitReady(env)
-	g.Expect(env.Status.Swarm).NotTo(BeNil())
-	g.Expect(env.Status.Swarm.ClusterID).To(Equal(tlsSwarm.ClusterID))
-	g.Expect(env.Status.Swarm.ClusterID).NotTo(Equal(shared), "the TLS endpoint reported the shared swarm")
-	g.Expect(env.Status.Swarm.Managers).To(BeEquivalentTo(1))
+	f.eventually(env, func(g Gomega) {
+		expectReady(g, env)
+		g.Expect(env.Status.Swarm).NotTo(BeNil())
+		g.Expect(env.Status.Swarm.ClusterID).To(Equal(tlsSwarm.ClusterID))
+		g.Expect(env.Status.Swarm.ClusterID).NotTo(Equal(shared), "the TLS endpoint reported the shared swarm")
+		g.Expect(env.Status.Swarm.Managers).To(BeEquivalentTo(1))
+	})
 	t.Logf("Ready over TLS: cluster %s (shared swarm: %s), engine %s, API %s",
 		env.Status.Swarm.ClusterID, shared, env.Status.Swarm.EngineVersion, env.Status.Swarm.APIVersion)
 
@@ -92,9 +98,11 @@ func TestTLSEndpoint(t *testing.T) {
 	wrong := tlsEnvironment("wrong-ca", kargov1.Endpoint{Host: tlsSwarm.Host, TLSSecretRef: &kargov1.LocalObjectReference{Name: "wrong-ca"}})
 	f.create(wrong)
 	created = append(created, wrong)
-	msg := f.waitCondition(wrong, metav1.ConditionFalse, kargov1.TLSErrorReason)
-	g.Expect(msg).To(ContainSubstring(tlsSwarm.Host))
-	g.Expect(msg).To(ContainSubstring("certificate signed by unknown authority"))
+	var msg string
+	f.eventually(wrong, func(g Gomega) {
+		msg = expectCondition(g, wrong, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.TLSErrorReason)
+		g.Expect(msg).To(SatisfyAll(ContainSubstring(tlsSwarm.Host), ContainSubstring("certificate signed by unknown authority")))
+	})
 	t.Logf("wrong CA: %s", msg)
 
 	// Plain HTTP to the TLS port (insecure: true) is a TLS error too.

@@ -21,7 +21,7 @@ func SetupAll(mgr ctrl.Manager, engines *Engines) error {
 	if err := (&EnvironmentReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("environment-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&StackReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stack-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr); err != nil {
+	if err := (&StackReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stack-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr)

@@ -45,7 +45,6 @@ func TestCatalogStack(t *testing.T) {
 		f.env.Spec.NodeLabels = []kargov1.NodeLabels{{Hostname: node.Description.Hostname, Labels: map[string]string{"mongodb": "true"}}}
 		f.env.Spec.Defaults = &kargov1.ServiceDefaults{ContainerLabels: map[string]string{"team": "geo"}}
 	})
-	t.Cleanup(func() { f.update(f.env, func() { f.env.Spec.NodeLabels = nil }) })
 
 	ns := f.namespace + "-cat"
 	stack := &kargov1.Stack{
@@ -68,13 +67,7 @@ func TestCatalogStack(t *testing.T) {
 	worker := sleeper("worker")
 	worker.Namespace, worker.Spec.StackRef.Name = f.namespace, "cat"
 	f.create(worker)
-	t.Cleanup(func() {
-		for _, v := range []string{"mongodb-data", "redis-data", "grafana-data"} {
-			_ = docker.VolumeRemove(f.ctx, ns+"_"+v, true)
-		}
-	})
-	f.waitReady(stack)
-	f.g.Expect(stack.Status.ReadyServices).To(Equal("4/4"))
+	f.waitStackReady(stack, 4)
 
 	// The merged configuration is visible as Services owned by the Stack.
 	rendered := &kargov1.Service{}
@@ -101,7 +94,7 @@ func TestCatalogStack(t *testing.T) {
 	f.g.Eventually(func() []string {
 		return f.swarmServiceIn("cat", "grafana").Spec.TaskTemplate.ContainerSpec.Env
 	}, timeout, poll).Should(ContainElement("GF_SERVER_ROOT_URL=https://grafana.maps.example.org"))
-	f.waitReady(stack)
+	f.waitStackReady(stack, 4)
 	for _, name := range []string{"mongodb", "cache", "worker"} {
 		f.g.Expect(f.swarmServiceIn("cat", name).Version.Index).To(Equal(before[name]), "%s was updated though it does not use SUBDOMAIN", name)
 	}
@@ -111,8 +104,8 @@ func TestCatalogStack(t *testing.T) {
 	f.g.Eventually(func() bool {
 		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKey{Namespace: f.namespace, Name: "grafana"}, &kargov1.Service{}))
 	}, timeout, poll).Should(BeTrue(), "grafana's Service was not deleted")
-	f.waitReady(stack)
-	f.g.Expect(f.stackServices(ns)).To(Equal(3))
+	f.g.Eventually(func() int { return f.stackServices(ns) }, timeout, poll).Should(Equal(3))
+	f.waitStackReady(stack, 3)
 	vols, err := docker.VolumeList(f.ctx, volume.ListOptions{})
 	f.g.Expect(err).NotTo(HaveOccurred())
 	f.g.Expect(vols.Volumes).To(ContainElement(HaveField("Name", ns+"_grafana-data")), "a volume was removed")
@@ -136,8 +129,7 @@ func TestCatalogRenderFailureKeepsLastGoodState(t *testing.T) {
 		},
 	}
 	f.create(stack)
-	t.Cleanup(func() { _ = docker.VolumeRemove(f.ctx, f.namespace+"-bad_redis-data", true) })
-	f.waitReady(stack)
+	f.waitStackReady(stack, 1)
 	version := f.swarmServiceIn("bad", "cache").Version.Index
 
 	f.update(stack, func() {

@@ -47,10 +47,13 @@ const (
 // services onto its Environment's Swarm and reports their state.
 type StackReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder record.EventRecorder
-	Engines  *Engines
-	Watchers *Watchers
+	// APIReader reads from the API server, bypassing the cache: the Services
+	// of a Stack are listed with it (see listServiceObjects).
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  record.EventRecorder
+	Engines   *Engines
+	Watchers  *Watchers
 }
 
 // stackScope is what the phases of one reconcile share.
@@ -60,6 +63,9 @@ type stackScope struct {
 	engine   *swarm.Client
 	owner    string
 	services []kargov1.Service
+	// serviceObjects are the Service objects naming the Stack, as the API
+	// server has them now.
+	serviceObjects []kargov1.Service
 	// rendered are the Services rendered from the catalog this reconcile,
 	// renderedConfigs the config files of their entries.
 	rendered        []kargov1.Service
@@ -173,7 +179,7 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 		return r.fail(s, err)
 	}
 	for _, phase := range []func(context.Context, *stackScope) error{
-		r.renderServices, r.collectServices,
+		r.listServiceObjects, r.renderServices, r.collectServices,
 		r.reconcileNetworks, r.reconcileFiles, r.reconcileServices, r.prune,
 		r.observe,
 	} {
@@ -323,16 +329,25 @@ func isReady(conds []metav1.Condition, generation, observed int64) bool {
 	return c != nil && c.Status == metav1.ConditionTrue && observed == generation && c.ObservedGeneration == generation
 }
 
-// collectServices lists the Service objects of the Stack, hand-written and
-// rendered, dependencies first (then by name), and checks their dependsOn.
-func (r *StackReconciler) collectServices(ctx context.Context, s *stackScope) error {
+// listServiceObjects reads the Service objects that name the Stack from the
+// API server, not the cache: a Stack applied in one file with its Services
+// may reconcile before the cache has seen them, and must not report Ready
+// for a set of Services it has not seen.
+func (r *StackReconciler) listServiceObjects(ctx context.Context, s *stackScope) error {
 	var list kargov1.ServiceList
-	if err := r.List(ctx, &list, client.InNamespace(s.stack.Namespace), client.MatchingFields{serviceStackIndex: s.stack.Name}); err != nil {
+	if err := r.APIReader.List(ctx, &list, client.InNamespace(s.stack.Namespace),
+		client.MatchingFields{kargov1.ServiceStackRefField: s.stack.Name}); err != nil {
 		return fmt.Errorf("list services: %w", err)
 	}
-	// Rendered Services come from this reconcile, not from the cache, which
-	// may not have seen them yet.
-	services := slices.DeleteFunc(list.Items, func(svc kargov1.Service) bool {
+	s.serviceObjects = list.Items
+	return nil
+}
+
+// collectServices orders the Service objects of the Stack, hand-written and
+// rendered, dependencies first (then by name), and checks their dependsOn.
+func (r *StackReconciler) collectServices(_ context.Context, s *stackScope) error {
+	// Rendered Services come from this reconcile's render.
+	services := slices.DeleteFunc(slices.Clone(s.serviceObjects), func(svc kargov1.Service) bool {
 		return !svc.DeletionTimestamp.IsZero() || metav1.IsControlledBy(&svc, s.stack)
 	})
 	services = append(services, s.rendered...)

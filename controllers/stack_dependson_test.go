@@ -2,42 +2,12 @@ package controllers_test
 
 import (
 	"testing"
-	"time"
 
-	dockerswarm "github.com/docker/docker/api/types/swarm"
 	. "github.com/onsi/gomega"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
-
-// withHealth gives a service a health check that passes once the file
-// exists, checked every second, failures counting after 20s.
-func withHealth(svc *kargov1.Service, file string) *kargov1.Service {
-	svc.Spec.Healthcheck = &kargov1.Healthcheck{
-		Test:     []string{"CMD", "test", "-f", file},
-		Interval: quick(), Timeout: quick(), Retries: ptr.To[int64](1),
-		StartPeriod: &metav1.Duration{Duration: 20 * time.Second},
-	}
-	return svc
-}
-
-// stackServices counts the Swarm services of a stack namespace.
-func (f *fixture) stackServices(namespace string) int {
-	f.t.Helper()
-	list, err := docker.ServiceList(f.ctx, dockerswarm.ServiceListOptions{})
-	f.g.Expect(err).NotTo(HaveOccurred())
-	n := 0
-	for _, s := range list {
-		if s.Spec.Labels[kargov1.StackNamespaceLabel] == namespace {
-			n++
-		}
-	}
-	return n
-}
 
 // TestStackDependsOn: Stack B waits, creating nothing, while the Stack A it
 // depends on is not healthy, says why, and deploys once A is Ready.
@@ -59,15 +29,20 @@ func TestStackDependsOn(t *testing.T) {
 	web.Namespace, web.Spec.StackRef.Name = f.namespace, "b"
 	f.create(web)
 
-	message := f.waitCondition(b, metav1.ConditionFalse, kargov1.DependencyNotReadyReason)
-	f.g.Expect(message).To(ContainSubstring("stack a: "))
-	f.g.Consistently(func() int { return f.stackServices(f.namespace + "-b") }, "3s", poll).Should(BeZero(), "B created services before A was Ready")
+	f.waitMessage(b, kargov1.DependencyNotReadyReason, "stack a: ")
 	f.g.Expect(f.stackServices(f.namespace + "-a")).To(Equal(1))
+	// B reconciles (twice, on request) while A is not Ready (its health
+	// check never passes) and creates nothing: counted on the Swarm after
+	// each handled reconcile.
+	for range 2 {
+		f.requestReconcile(b)
+		f.g.Expect(f.stackServices(f.namespace+"-b")).To(BeZero(), "B created services before A was Ready")
+	}
 
 	// A becomes healthy: B follows.
 	f.update(db, func() { db.Spec.Healthcheck.Test = []string{"CMD", "true"} })
-	f.waitReady(a)
-	f.waitReady(b)
+	f.waitStackReady(a, 1)
+	f.waitStackReady(b, 1)
 	f.g.Expect(f.stackServices(f.namespace + "-b")).To(Equal(1))
 }
 
@@ -85,15 +60,15 @@ func TestDependencyCycles(t *testing.T) {
 		})
 	}
 	c := &kargov1.Stack{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: f.namespace}}
-	message := f.waitCondition(c, metav1.ConditionFalse, kargov1.DependencyCycleReason)
-	f.g.Expect(message).To(ContainSubstring("c -> d -> c"))
-	f.g.Expect(conditionStatus(c, kargov1.StalledCondition)).To(Equal(metav1.ConditionTrue))
+	f.eventually(c, func(g Gomega) {
+		g.Expect(expectCondition(g, c, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DependencyCycleReason)).To(ContainSubstring("c -> d -> c"))
+		expectCondition(g, c, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.DependencyCycleReason)
+	})
 
 	api, web := sleeper("api"), sleeper("web")
 	api.Spec.DependsOn, web.Spec.DependsOn = []string{"web"}, []string{"api"}
 	loop := f.stackWith("loop", api, web)
-	message = f.waitCondition(loop, metav1.ConditionFalse, kargov1.DependencyCycleReason)
-	f.g.Expect(message).To(ContainSubstring("services: api -> web -> api"))
+	f.waitMessage(loop, kargov1.DependencyCycleReason, "services: api -> web -> api")
 	f.g.Expect(f.stackServices(loop.Spec.Namespace)).To(BeZero())
 }
 
@@ -107,24 +82,12 @@ func TestServiceDependsOn(t *testing.T) {
 	web.Spec.DependsOn = []string{"api"}
 	stack := f.stackWith("ordered", web, api)
 
-	f.g.Eventually(func() string {
-		_ = k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack)
-		if c := meta.FindStatusCondition(stack.Status.Conditions, kargov1.ReadyCondition); c != nil && c.Status == metav1.ConditionFalse {
-			return c.Message
-		}
-		return ""
-	}, timeout, poll).Should(ContainSubstring("web: waiting for api to be ready"))
-	_, _, err := docker.ServiceInspectWithRaw(f.ctx, stack.Spec.Namespace+"_web", dockerswarm.ServiceInspectOptions{})
-	f.g.Expect(err).To(HaveOccurred(), "web was created before api was ready")
+	f.eventually(stack, func(g Gomega) {
+		g.Expect(expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, "")).To(ContainSubstring("web: waiting for api to be ready"))
+	})
 
-	f.waitReady(stack)
+	// web is created only after api turned healthy (4 s after it started).
+	f.waitStackReady(stack, 2)
 	apiSvc, webSvc := f.swarmServiceIn("ordered", "api"), f.swarmServiceIn("ordered", "web")
 	f.g.Expect(webSvc.CreatedAt).To(BeTemporally(">", apiSvc.CreatedAt.Add(3e9)), "web was not created after api became healthy")
-}
-
-func conditionStatus(obj *kargov1.Stack, typ string) metav1.ConditionStatus {
-	if c := meta.FindStatusCondition(obj.Status.Conditions, typ); c != nil {
-		return c.Status
-	}
-	return ""
 }

@@ -18,8 +18,6 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
-func quick() *metav1.Duration { return &metav1.Duration{Duration: time.Second} }
-
 // geoStack makes the sample stack of the quickstart: a database with a
 // secret and a volume, a web front with a config on a host port, a worker.
 func (f *fixture) geoStack(port int32) (*kargov1.Stack, []*kargov1.Service) {
@@ -34,7 +32,7 @@ func (f *fixture) geoStack(port int32) (*kargov1.Stack, []*kargov1.Service) {
 			Networks:       []kargov1.Network{{Name: "front", Attachable: true}, {Name: "back"}},
 			Configs:        []kargov1.StackConfig{{Name: "site", ConfigMapKeyRef: kargov1.KeySelector{Name: "site", Key: "index.html"}}},
 			Secrets:        []kargov1.StackSecret{{Name: "db-password", SecretKeyRef: kargov1.KeySelector{Name: "db", Key: "password"}}},
-			Timeout:        &metav1.Duration{Duration: 20 * time.Second},
+			Timeout:        &metav1.Duration{Duration: scaled(time.Minute)},
 		},
 	}
 	image := "kargo.local/busybox:1"
@@ -70,21 +68,23 @@ func (f *fixture) geoStack(port int32) (*kargov1.Stack, []*kargov1.Service) {
 	return stack, services
 }
 
-func (f *fixture) swarmService(name string) dockerswarm.Service {
-	f.t.Helper()
-	svc, _, err := docker.ServiceInspectWithRaw(f.ctx, f.namespace+"_"+name, dockerswarm.ServiceInspectOptions{})
-	f.g.Expect(err).NotTo(HaveOccurred())
-	return svc
-}
-
 // TestStackLifecycle is the heart of Kargo: apply, no-op, change, secret
 // rotation, prune and delete of a Stack on the local Swarm.
 func TestStackLifecycle(t *testing.T) {
 	f := newFixture(t)
 	g := f.g
 	stack, services := f.geoStack(18181)
-	f.waitReady(stack)
-	t.Logf("stack Ready: %s", stack.Status.ReadyServices)
+	f.eventually(stack, func(g Gomega) {
+		expectReady(g, stack)
+		g.Expect(stack.Status.ReadyServices).To(Equal("3/3"))
+		g.Expect(stack.Status.Inventory).To(HaveLen(3 + 2 + 1 + 1))
+	})
+	for _, svc := range services {
+		f.eventually(svc, func(g Gomega) {
+			expectReady(g, svc)
+			g.Expect(svc.Status.Replicas).NotTo(BeEmpty())
+		})
+	}
 
 	// Swarm objects with the right names, specs and labels.
 	owner := f.namespace + "/geo"
@@ -110,11 +110,6 @@ func TestStackLifecycle(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(configs).To(HaveLen(1))
 	g.Expect(string(configs[0].Spec.Data)).To(Equal("hello from kargo"))
-	g.Expect(stack.Status.Inventory).To(HaveLen(3 + 2 + 1 + 1))
-	for _, svc := range services {
-		f.waitReady(svc)
-		g.Expect(svc.Status.Replicas).NotTo(BeEmpty())
-	}
 
 	// Tasks really run: the web service serves the Swarm config on its host port.
 	g.Eventually(func() (string, error) { return httpGet("http://127.0.0.1:18181/") }, timeout, poll).Should(Equal("hello from kargo"))
@@ -162,7 +157,7 @@ func TestStackLifecycle(t *testing.T) {
 		}
 		return names, err
 	}, timeout, poll).Should(SatisfyAll(HaveLen(1), Not(ContainElement(oldSecret))))
-	f.waitReady(stack)
+	f.waitStackReady(stack, 3)
 
 	// Remove a Service: its swarm service is pruned, the others stay.
 	g.Expect(k8s.Delete(f.ctx, worker)).To(Succeed())
@@ -170,6 +165,7 @@ func TestStackLifecycle(t *testing.T) {
 		_, _, err := docker.ServiceInspectWithRaw(f.ctx, f.namespace+"_worker", dockerswarm.ServiceInspectOptions{})
 		return err != nil
 	}, timeout, poll).Should(BeTrue())
+	f.waitStackReady(stack, 2)
 	f.swarmService("db")
 
 	// An object of the namespace that Kargo does not own stays through deletion.
@@ -187,6 +183,5 @@ func TestStackLifecycle(t *testing.T) {
 	vols, err := docker.VolumeList(f.ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", f.namespace+"_data"))})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(vols.Volumes).To(HaveLen(1), "the volume must survive the stack")
-	_ = docker.VolumeRemove(f.ctx, f.namespace+"_data", false)
 	g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(bystander), bystander)).To(Succeed())
 }

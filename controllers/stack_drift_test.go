@@ -1,18 +1,17 @@
 package controllers_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
@@ -40,25 +39,8 @@ func (f *fixture) measureFix(what string, change func() error, fixed func() bool
 // contains every part.
 func (f *fixture) driftEvent(stack *kargov1.Stack, parts ...string) {
 	f.t.Helper()
-	f.g.Eventually(func() []string {
-		var list corev1.EventList
-		_ = k8s.List(f.ctx, &list, client.InNamespace(f.namespace))
-		var messages []string
-		for _, e := range list.Items {
-			if e.Reason == "DriftCorrected" && e.InvolvedObject.Name == stack.Name {
-				messages = append(messages, e.Message)
-			}
-		}
-		return messages
-	}, timeout, poll).Should(ContainElement(SatisfyAll(containAll(parts)...)))
-}
-
-func containAll(parts []string) []OmegaMatcher {
-	matchers := make([]OmegaMatcher, 0, len(parts))
-	for _, p := range parts {
-		matchers = append(matchers, ContainSubstring(p))
-	}
-	return matchers
+	f.g.Eventually(func() []string { return f.events(stack) }, timeout, poll).
+		Should(ContainElement(SatisfyAll(append(containAll(parts), HavePrefix(corev1.EventTypeNormal+" DriftCorrected: "))...)))
 }
 
 // TestDriftIsUndoneByEvents: manual changes of a Stack's Swarm objects are
@@ -75,12 +57,12 @@ func TestDriftIsUndoneByEvents(t *testing.T) {
 		stack.Spec.Networks = append(stack.Spec.Networks, kargov1.Network{Name: "spare", Attachable: true})
 		stack.Spec.Secrets = []kargov1.StackSecret{{Name: "token", SecretKeyRef: kargov1.KeySelector{Name: "token", Key: "token"}}}
 	})
-	f.waitReady(stack)
+	f.waitStackReady(stack, 1)
 	ns := stack.Spec.Namespace
 	name := ns + "_web"
 	g := f.g
 	g.Expect(docker.ImageTag(f.ctx, "kargo.local/busybox:1", "kargo.local/busybox:drift")).To(Succeed())
-	t.Cleanup(func() { _, _ = docker.ImageRemove(f.ctx, "kargo.local/busybox:drift", imageRemoveOptions()) })
+	t.Cleanup(func() { _, _ = docker.ImageRemove(f.ctx, "kargo.local/busybox:drift", image.RemoveOptions{}) })
 
 	inspect := func() (dockerswarm.Service, error) {
 		svc, _, err := docker.ServiceInspectWithRaw(f.ctx, name, dockerswarm.ServiceInspectOptions{})
@@ -151,11 +133,11 @@ func TestDriftIsUndoneByEvents(t *testing.T) {
 	f.measureFix("docker secret rm", func() error {
 		return docker.SecretRemove(f.ctx, secret)
 	}, func() bool { return secretName() == secret })
-	t.Logf("events: %v", eventMessages(f))
+	t.Logf("events: %v", f.events(nil))
 	f.driftEvent(stack, "secret "+secret+" was removed outside Kargo: recreated")
 
-	f.waitReady(stack)
-	g.Expect(strings.Join(eventReasons(f, stack), ",")).NotTo(ContainSubstring("Warning"))
+	f.waitStackReady(stack, 1)
+	g.Expect(f.events(stack)).NotTo(ContainElement(HavePrefix(corev1.EventTypeWarning)))
 }
 
 // TestUnrelatedEventWritesNothing: an event about an object Kargo does not
@@ -165,7 +147,7 @@ func TestUnrelatedEventWritesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.slowResync()
 	stack := f.stackWith("calm", sleeper("web"))
-	f.waitReady(stack)
+	f.waitStackReady(stack, 1)
 	ns := stack.Spec.Namespace
 
 	listsBefore := engineRequests(f, "GET /services")
@@ -181,26 +163,4 @@ func TestUnrelatedEventWritesNothing(t *testing.T) {
 	_, err = docker.NetworkInspect(f.ctx, created.ID, network.InspectOptions{})
 	f.g.Expect(err).NotTo(HaveOccurred(), "the foreign network was removed")
 	f.waitReady(stack)
-}
-
-func eventReasons(f *fixture, obj client.Object) []string {
-	var list corev1.EventList
-	_ = k8s.List(f.ctx, &list, client.InNamespace(f.namespace))
-	var out []string
-	for _, e := range list.Items {
-		if e.InvolvedObject.Name == obj.GetName() {
-			out = append(out, e.Type+":"+e.Reason)
-		}
-	}
-	return out
-}
-
-func eventMessages(f *fixture) []string {
-	var list corev1.EventList
-	_ = k8s.List(f.ctx, &list, client.InNamespace(f.namespace))
-	var out []string
-	for _, e := range list.Items {
-		out = append(out, e.Reason+": "+e.Message)
-	}
-	return out
 }

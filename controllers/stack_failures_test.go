@@ -19,31 +19,6 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
-func (f *fixture) stackWith(name string, services ...*kargov1.Service) *kargov1.Stack {
-	stack := &kargov1.Stack{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
-		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
-			Namespace:      f.namespace + "-" + name,
-			Networks:       []kargov1.Network{{Name: "back"}},
-		},
-	}
-	f.create(stack)
-	for _, svc := range services {
-		svc.Namespace = f.namespace
-		svc.Spec.StackRef.Name = name
-		f.create(svc)
-	}
-	return stack
-}
-
-func sleeper(name string) *kargov1.Service {
-	return &kargov1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kargov1.ServiceSpec{
-		Image: "kargo.local/busybox:1", Command: []string{"sleep", "3600"}, StopGracePeriod: quick(),
-		Networks: []kargov1.NetworkAttachment{{Name: "back"}},
-	}}
-}
-
 // TestUnmanagedServiceIsLeftAlone: a service with the same name that Kargo
 // does not own is neither modified nor deleted, and the Stack says Conflict.
 func TestUnmanagedServiceIsLeftAlone(t *testing.T) {
@@ -61,17 +36,19 @@ func TestUnmanagedServiceIsLeftAlone(t *testing.T) {
 	f.g.Expect(err).NotTo(HaveOccurred())
 
 	stack := f.stackWith("app", sleeper("web"), sleeper("api"))
-	msg := f.waitCondition(stack, metav1.ConditionFalse, kargov1.ConflictReason)
-	f.g.Expect(msg).To(ContainSubstring("exists and is not managed by Kargo"))
-	t.Logf("Conflict: %s", msg)
+	// The rest of the Stack is deployed: api is Ready beside the conflict.
+	f.eventually(stack, func(g Gomega) {
+		msg := expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ConflictReason)
+		g.Expect(msg).To(ContainSubstring("exists and is not managed by Kargo"))
+		g.Expect(stack.Status.ReadyServices).To(Equal("1/2"))
+		t.Logf("Conflict: %s", msg)
+	})
 
 	after, _, err := docker.ServiceInspectWithRaw(f.ctx, created.ID, dockerswarm.ServiceInspectOptions{})
 	f.g.Expect(err).NotTo(HaveOccurred())
 	f.g.Expect(after.Version).To(Equal(before.Version), "the unmanaged service was modified")
 	f.g.Expect(after.Spec.Labels).NotTo(HaveKey(kargov1.OwnerLabel))
-	// The rest of the Stack is deployed.
-	_, _, err = docker.ServiceInspectWithRaw(f.ctx, f.namespace+"-app_api", dockerswarm.ServiceInspectOptions{})
-	f.g.Expect(err).NotTo(HaveOccurred())
+	f.g.Expect(f.swarmServiceIn("app", "api").Spec.Labels).To(HaveKeyWithValue(kargov1.OwnerLabel, f.namespace+"/app"))
 }
 
 // TestEngineRejections: what only the Swarm can refuse is reported with the
@@ -99,22 +76,22 @@ func TestEngineRejections(t *testing.T) {
 	stack := f.stackWith("geo", portTaken, noImage, healthy)
 
 	var msg string
-	g.Eventually(func() string {
-		msg = f.waitCondition(stack, metav1.ConditionFalse, "")
-		return msg
-	}, timeout, poll).Should(SatisfyAll(ContainSubstring("18283"), ContainSubstring("No such image")))
+	f.eventually(stack, func(g Gomega) {
+		msg = expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, "")
+		g.Expect(msg).To(SatisfyAll(ContainSubstring("18283"), ContainSubstring("No such image")))
+		g.Expect(stack.Status.ReadyServices).To(Equal("1/3"))
+	})
 	t.Logf("Ready=False: %s", msg)
-	g.Expect(stack.Status.ReadyServices).To(Equal("1/3"))
 
 	// Declaring an external network that does not exist: reported, and the
 	// services already deployed stay.
 	f.update(stack, func() {
 		stack.Spec.Networks = append(stack.Spec.Networks, kargov1.Network{Name: "missing-" + f.namespace, External: true})
 	})
-	g.Eventually(func() string {
-		msg = f.waitCondition(stack, metav1.ConditionFalse, kargov1.ApplyFailedReason)
-		return msg
-	}, timeout, poll).Should(SatisfyAll(ContainSubstring("missing-"+f.namespace), ContainSubstring("not found")))
+	f.eventually(stack, func(g Gomega) {
+		msg = expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ApplyFailedReason)
+		g.Expect(msg).To(SatisfyAll(ContainSubstring("missing-"+f.namespace), ContainSubstring("not found")))
+	})
 	t.Logf("Ready=False: %s", msg)
 	for _, name := range []string{"db", "tiles"} {
 		_, _, err := docker.ServiceInspectWithRaw(f.ctx, f.namespace+"-geo_"+name, dockerswarm.ServiceInspectOptions{})
@@ -187,7 +164,7 @@ func TestEndpointDown(t *testing.T) {
 	f.waitReady(env)
 	f.env = env
 	stack := f.stackWith("app", sleeper("api"))
-	f.waitReady(stack)
+	f.waitStackReady(stack, 1)
 	before := f.swarmServiceIn("app", "api")
 
 	proxy.stop()
@@ -202,7 +179,7 @@ func TestEndpointDown(t *testing.T) {
 
 	proxy.start(t)
 	f.waitReady(env)
-	f.waitReady(stack)
+	f.waitStackReady(stack, 1)
 	// The event subscription reconnects (with backoff) by itself.
 	g.Eventually(func() float64 { return metricSum(f, "kargo_engine_event_stream_connected", stream) }, timeout, poll).Should(Equal(1.0))
 	after := f.swarmServiceIn("app", "api")
@@ -218,18 +195,15 @@ func TestEndpointDown(t *testing.T) {
 	g.Expect(n).To(Equal(1), "duplicate services after recovery")
 
 	// Deleting the Environment first waits for its Stacks, which still need
-	// its endpoint to clean up the Swarm.
+	// its endpoint to clean up the Swarm, and says so.
 	g.Expect(k8s.Delete(f.ctx, env)).To(Succeed())
-	g.Consistently(func() error { return k8s.Get(f.ctx, client.ObjectKeyFromObject(env), env) }, 2*time.Second, poll).Should(Succeed())
+	f.eventually(env, func(g Gomega) {
+		g.Expect(expectCondition(g, env, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DeletingReason)).
+			To(ContainSubstring("waiting for the stacks using it to be deleted: app"))
+		g.Expect(env.Finalizers).To(ContainElement(kargov1.Finalizer))
+	})
 	g.Expect(k8sDelete(f, stack)).To(Succeed())
 	_, _, err = docker.ServiceInspectWithRaw(f.ctx, before.ID, dockerswarm.ServiceInspectOptions{})
 	g.Expect(err).To(HaveOccurred(), "the stack's service survived its deletion")
 	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(env), env)) }, timeout, poll).Should(BeTrue())
-}
-
-func (f *fixture) swarmServiceIn(stack, name string) dockerswarm.Service {
-	f.t.Helper()
-	svc, _, err := docker.ServiceInspectWithRaw(f.ctx, f.namespace+"-"+stack+"_"+name, dockerswarm.ServiceInspectOptions{})
-	f.g.Expect(err).NotTo(HaveOccurred())
-	return svc
 }

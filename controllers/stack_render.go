@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -76,9 +77,8 @@ func (r *StackReconciler) environmentData(ctx context.Context, namespace string)
 // name that the Stack does not own (hand-written) is left alone and
 // reported.
 func (r *StackReconciler) applyRendered(ctx context.Context, s *stackScope, svc *kargov1.Service) error {
-	existing := &kargov1.Service{}
-	err := r.Get(ctx, client.ObjectKeyFromObject(svc), existing)
-	if apierrors.IsNotFound(err) {
+	i := slices.IndexFunc(s.serviceObjects, func(o kargov1.Service) bool { return o.Name == svc.Name })
+	if i < 0 {
 		if err := controllerutil.SetControllerReference(s.stack, svc, r.Scheme); err != nil {
 			return err
 		}
@@ -88,9 +88,7 @@ func (r *StackReconciler) applyRendered(ctx context.Context, s *stackScope, svc 
 		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Rendered", "Service %s created from catalog entry %s", svc.Name, svc.Labels[overlay.CatalogLabel])
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("get service %s: %w", svc.Name, err)
-	}
+	existing := s.serviceObjects[i].DeepCopy()
 	if !metav1.IsControlledBy(existing, s.stack) {
 		return renderFailedError{fmt.Errorf("spec.services: Service %s exists and was not rendered by this Stack: rename the catalog service or the Service", svc.Name)}
 	}
@@ -121,13 +119,9 @@ func renderedWriteError(err error) error {
 // deleteStaleRendered deletes the Services the Stack rendered before and no
 // longer does; their Swarm services are then pruned like any other.
 func (r *StackReconciler) deleteStaleRendered(ctx context.Context, s *stackScope, rendered map[string]bool) error {
-	var list kargov1.ServiceList
-	if err := r.List(ctx, &list, client.InNamespace(s.stack.Namespace), client.MatchingFields{serviceStackIndex: s.stack.Name}); err != nil {
-		return fmt.Errorf("list services: %w", err)
-	}
 	var errs []error
-	for i := range list.Items {
-		svc := &list.Items[i]
+	for i := range s.serviceObjects {
+		svc := &s.serviceObjects[i]
 		if rendered[svc.Name] || !metav1.IsControlledBy(svc, s.stack) {
 			continue
 		}

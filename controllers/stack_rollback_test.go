@@ -22,15 +22,17 @@ func TestRollbackIsNotReady(t *testing.T) {
 		Parallelism: ptr.To[int64](1), FailureAction: "rollback", Monitor: &metav1.Duration{Duration: 5 * time.Second}, Order: "stop-first",
 	}
 	stack := f.stackWith("roll", app)
-	f.waitReady(stack)
+	f.waitStackReady(stack, 1)
 	good := f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command
 
 	f.update(app, func() { app.Spec.Command = []string{"sh", "-c", "sleep 1; echo broken; exit 3"} })
-	message := f.waitCondition(stack, metav1.ConditionFalse, kargov1.RolledBackReason)
-	t.Logf("reported: %s", message)
-	f.g.Expect(message).To(ContainSubstring("app: update rollback_"))
-	f.g.Expect(conditionStatus(stack, kargov1.StalledCondition)).To(Equal(metav1.ConditionTrue))
-	f.g.Expect(stack.Status.Services[0].SpecHash).NotTo(BeEmpty())
+	f.eventually(stack, func(g Gomega) {
+		message := expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.RolledBackReason)
+		g.Expect(message).To(ContainSubstring("app: update rollback_"))
+		expectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.RolledBackReason)
+		g.Expect(stack.Status.Services).To(ConsistOf(HaveField("SpecHash", Not(BeEmpty()))))
+		t.Logf("reported: %s", message)
+	})
 	f.g.Eventually(func() []string { return f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command }, timeout, poll).Should(Equal(good))
 
 	// The failed spec is held: more reconciles write nothing.
@@ -42,6 +44,6 @@ func TestRollbackIsNotReady(t *testing.T) {
 
 	// A fixed Service is applied.
 	f.update(app, func() { app.Spec.Command = []string{"sleep", "7200"} })
-	f.waitReady(stack)
-	f.g.Expect(f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command).To(Equal([]string{"sleep", "7200"}))
+	f.g.Eventually(func() []string { return f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command }, timeout, poll).Should(Equal([]string{"sleep", "7200"}))
+	f.waitStackReady(stack, 1)
 }

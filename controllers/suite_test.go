@@ -2,28 +2,25 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"testing"
-	"time"
 
-	. "github.com/onsi/gomega"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	dockerswarm "github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/volume"
+	dockerclient "github.com/docker/docker/client"
 	"go.uber.org/zap/zapcore"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-
-	dockerclient "github.com/docker/docker/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/controllers"
@@ -32,69 +29,126 @@ import (
 )
 
 var (
+	// k8s reads and writes the API server directly (no cache): what a test
+	// reads is what the API server holds.
 	k8s        client.Client
 	engines    = &controllers.Engines{}
 	docker     *dockerclient.Client
 	dockerHost string
 	// metricsURL is where the manager under test serves its metrics.
 	metricsURL string
-)
-
-const (
-	timeout = 90 * time.Second
-	poll    = 250 * time.Millisecond
+	// kubeconfig is a kubeconfig file for the test API server, for kubectl.
+	kubeconfig string
 )
 
 // TestMain starts a real kube-apiserver (envtest) and the manager once, with
-// the local Swarm of hack/swarm.sh as the target of every Environment.
+// the local Swarm of hack/swarm.sh as the target of every Environment. After
+// the tests it fails the run if anything Kargo owns is left on the Swarm.
 func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
-	var err error
-	dockerHost, err = testenv.DockerHost()
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return 1
 	}
-	docker, err = dockerclient.NewClientWithOpts(dockerclient.WithHost(dockerHost), dockerclient.WithAPIVersionNegotiation())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	var err error
+	if dockerHost, err = testenv.DockerHost(); err != nil {
+		return fail(err)
+	}
+	if docker, err = dockerclient.NewClientWithOpts(dockerclient.WithHost(dockerHost), dockerclient.WithAPIVersionNegotiation()); err != nil {
+		return fail(err)
 	}
 	env, cfg, err := testenv.StartAPIServer()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		return fail(err)
 	}
+	defer func() { _ = env.Stop() }()
+	if kubeconfig, err = testenv.WriteKubeconfig(env); err != nil {
+		return fail(err)
+	}
+	defer os.Remove(kubeconfig)
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = kargov1.AddToScheme(scheme)
 	metricsAddr, err := freeLoopbackAddr()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		_ = env.Stop()
-		os.Exit(1)
+		return fail(err)
 	}
 	metricsURL = "http://" + metricsAddr + "/metrics"
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: metricsAddr}})
-	if err == nil {
-		err = controllers.SetupAll(mgr, engines)
-	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		_ = env.Stop()
-		os.Exit(1)
+		return fail(err)
 	}
-	k8s = mgr.GetClient()
+	if err := controllers.SetupAll(mgr, engines); err != nil {
+		return fail(err)
+	}
+	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		return fail(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
 	code := m.Run()
 	cancel()
-	_ = env.Stop()
-	os.Exit(code)
+	<-done
+	if err := leftovers(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: the tests left objects on the Swarm:", err)
+		return 1
+	}
+	return code
+}
+
+// leftovers lists what Kargo owns on the Swarm after every test cleaned up:
+// services, networks, configs and secrets with its owner label, volumes of
+// test namespaces and node labels an Environment recorded.
+func leftovers(ctx context.Context) error {
+	owned := filters.NewArgs(filters.Arg("label", kargov1.OwnerLabel))
+	var left []string
+	services, err := docker.ServiceList(ctx, dockerswarm.ServiceListOptions{Filters: owned})
+	for _, s := range services {
+		left = append(left, "service "+s.Spec.Name)
+	}
+	networks, err2 := docker.NetworkList(ctx, network.ListOptions{Filters: owned})
+	for _, n := range networks {
+		left = append(left, "network "+n.Name)
+	}
+	configs, err3 := docker.ConfigList(ctx, dockerswarm.ConfigListOptions{Filters: owned})
+	for _, c := range configs {
+		left = append(left, "config "+c.Spec.Name)
+	}
+	secrets, err4 := docker.SecretList(ctx, dockerswarm.SecretListOptions{Filters: owned})
+	for _, s := range secrets {
+		left = append(left, "secret "+s.Spec.Name)
+	}
+	volumes, err5 := docker.VolumeList(ctx, volume.ListOptions{})
+	for _, v := range volumes.Volumes {
+		if strings.HasPrefix(v.Name, "t-") {
+			left = append(left, "volume "+v.Name)
+		}
+	}
+	nodes, err6 := docker.NodeList(ctx, dockerswarm.NodeListOptions{})
+	for _, n := range nodes {
+		for k := range n.Spec.Labels {
+			if strings.HasPrefix(k, swarm.ManagedNodeLabelsPrefix) {
+				left = append(left, "node label "+k+" on "+n.Description.Hostname)
+			}
+		}
+	}
+	if err := errors.Join(err, err2, err3, err4, err5, err6); err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return errors.New(strings.Join(left, ", "))
+	}
+	return nil
 }
 
 // freeLoopbackAddr returns a 127.0.0.1 address with a port free right now.
@@ -112,117 +166,4 @@ func zapLevel() zapcore.Level {
 		return -1
 	}
 	return 2 // errors only: keep test output readable
-}
-
-// fixture is one test's namespace, Environment and helpers.
-type fixture struct {
-	t         *testing.T
-	g         *WithT
-	ctx       context.Context
-	namespace string
-	env       *kargov1.Environment
-}
-
-func newFixture(t *testing.T) *fixture {
-	t.Helper()
-	f := &fixture{t: t, g: NewWithT(t), ctx: context.Background(), namespace: "t-" + utilrand.String(6)}
-	f.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})
-	f.env = &kargov1.Environment{
-		ObjectMeta: metav1.ObjectMeta{Name: "local", Namespace: f.namespace},
-		Spec:       kargov1.EnvironmentSpec{Endpoint: kargov1.Endpoint{Host: dockerHost}},
-	}
-	f.create(f.env)
-	f.waitReady(f.env)
-	return f
-}
-
-func (f *fixture) create(obj client.Object) {
-	f.t.Helper()
-	f.g.Expect(k8s.Create(f.ctx, obj)).To(Succeed())
-}
-
-// update re-reads obj, applies change and writes it, retrying on conflicts.
-func (f *fixture) update(obj client.Object, change func()) {
-	f.t.Helper()
-	f.g.Eventually(func() error {
-		if err := k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		change()
-		return k8s.Update(f.ctx, obj)
-	}, timeout, poll).Should(Succeed())
-}
-
-func conditions(obj client.Object) []metav1.Condition {
-	switch o := obj.(type) {
-	case *kargov1.Environment:
-		return o.Status.Conditions
-	case *kargov1.Stack:
-		return o.Status.Conditions
-	case *kargov1.Service:
-		return o.Status.Conditions
-	}
-	panic(fmt.Sprintf("no conditions on %T", obj))
-}
-
-// waitCondition waits until obj's Ready condition has the status and reason, and returns its message.
-func (f *fixture) waitCondition(obj client.Object, status metav1.ConditionStatus, reason string) string {
-	f.t.Helper()
-	var message string
-	f.g.Eventually(func(g Gomega) {
-		g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		c := meta.FindStatusCondition(conditions(obj), kargov1.ReadyCondition)
-		g.Expect(c).NotTo(BeNil(), "no Ready condition yet")
-		g.Expect(c.Status).To(Equal(status), "Ready: %s %s", c.Reason, c.Message)
-		if reason != "" {
-			g.Expect(c.Reason).To(Equal(reason), "Ready: %s %s", c.Reason, c.Message)
-		}
-		message = c.Message
-	}, timeout, poll).Should(Succeed())
-	return message
-}
-
-// waitMessage waits until obj is not Ready for reason with a message
-// containing part: a condition that replaces an earlier one of the same reason.
-func (f *fixture) waitMessage(obj client.Object, reason, part string) {
-	f.t.Helper()
-	f.g.Eventually(func() string { return f.waitCondition(obj, metav1.ConditionFalse, reason) }, timeout, poll).Should(ContainSubstring(part))
-}
-
-func (f *fixture) waitReady(obj client.Object) {
-	f.t.Helper()
-	f.waitCondition(obj, metav1.ConditionTrue, "")
-}
-
-// requestReconcile asks for a reconcile of the Stack and waits until it was handled.
-func (f *fixture) requestReconcile(stack *kargov1.Stack) {
-	f.t.Helper()
-	token := time.Now().Format(time.RFC3339Nano)
-	f.update(stack, func() {
-		if stack.Annotations == nil {
-			stack.Annotations = map[string]string{}
-		}
-		stack.Annotations[controllers.ReconcileRequestAnnotation] = token
-	})
-	f.g.Eventually(func() string {
-		_ = k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack)
-		return stack.Status.LastHandledReconcileAt
-	}, timeout, poll).Should(Equal(token))
-}
-
-func (f *fixture) engine() *swarm.Client {
-	cli, ok := engines.Get(types.NamespacedName{Namespace: f.namespace, Name: f.env.Name})
-	f.g.Expect(ok).To(BeTrue(), "no engine client cached for the environment")
-	return cli
-}
-
-// k8sDelete deletes a Stack and waits until its finalizer has cleaned up.
-func k8sDelete(f *fixture, stack *kargov1.Stack) error {
-	if err := k8s.Delete(f.ctx, stack); err != nil {
-		return err
-	}
-	f.g.Eventually(func() bool {
-		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack))
-	}, timeout, poll).Should(BeTrue(), "stack %s not deleted", stack.Name)
-	return nil
 }

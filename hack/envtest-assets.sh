@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Makes envtest assets (kube-apiserver and etcd) under bin/k8s/<version>/ with no
-# download other than the Go module proxy and Debian's packages, then prints that
-# directory for KUBEBUILDER_ASSETS. Idempotent: a second run only prints.
+# Makes envtest assets (kube-apiserver, kubectl and etcd) under
+# bin/k8s/<version>/ with no download other than the Go module proxy and
+# Debian's packages, then prints that directory for KUBEBUILDER_ASSETS.
+# Idempotent: a second run only prints.
 #
-# kube-apiserver is built from k8s.io/kubernetes in a throw-away module
+# kube-apiserver and kubectl (for the tests that work as a user does) are
+# built from k8s.io/kubernetes in a throw-away module
 # (hack/envtest/, outside the main module) whose k8s.io/<staging> modules are
 # replaced by their published v0.Y.Z releases; etcd comes from Debian's
 # etcd-server package (3.4), which this kube-apiserver accepts.
@@ -17,7 +19,7 @@ dir="$root/bin/k8s/$version"
 
 log() { echo "envtest-assets: $*" >&2; }
 
-if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ]; then
+if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/kubectl" ] && [ -x "$dir/etcd" ]; then
   echo "$dir"
   exit 0
 fi
@@ -36,8 +38,8 @@ if [ ! -x "$dir/etcd" ]; then
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
 fi
 
-if [ ! -x "$dir/kube-apiserver" ]; then
-  log "building kube-apiserver v$version from the Go module proxy (about 8 minutes cold)"
+if [ ! -x "$dir/kube-apiserver" ] || [ ! -x "$dir/kubectl" ]; then
+  log "building kube-apiserver and kubectl v$version from the Go module proxy (about 8 minutes cold)"
   mod="$root/hack/envtest"
   mkdir -p "$mod"
   kmod=$(cd "$(mktemp -d)" && GOFLAGS= go mod download -json "k8s.io/kubernetes@v$version" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
@@ -56,20 +58,25 @@ if [ ! -x "$dir/kube-apiserver" ]; then
   cat >"$mod/tools.go" <<'GO'
 //go:build tools
 
-// Package envtest pins kube-apiserver's build for hack/envtest-assets.sh.
+// Package envtest pins the builds of hack/envtest-assets.sh.
 package envtest
 
-import _ "k8s.io/kubernetes/cmd/kube-apiserver"
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
 GO
   (
     cd "$mod"
     GOFLAGS=-mod=mod go mod tidy >&2
     pkg=k8s.io/component-base/version
-    CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$dir/kube-apiserver.tmp" \
-      -ldflags "-s -w -X $pkg.gitVersion=v$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor" \
-      k8s.io/kubernetes/cmd/kube-apiserver
+    for cmd in kube-apiserver kubectl; do
+      CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$dir/$cmd.tmp" \
+        -ldflags "-s -w -X $pkg.gitVersion=v$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor" \
+        "k8s.io/kubernetes/cmd/$cmd"
+      mv "$dir/$cmd.tmp" "$dir/$cmd"
+    done
   )
-  mv "$dir/kube-apiserver.tmp" "$dir/kube-apiserver"
 fi
 
 echo "$dir"

@@ -54,6 +54,10 @@ const (
 	DeletingReason = "Deleting"
 )
 
+// ServiceStackRefField is the field selector on a Service's stackRef
+// (`kubectl get ssvc --field-selector spec.stackRef.name=geo`).
+const ServiceStackRefField = "spec.stackRef.name"
+
 // Finalizer keeps a Stack (or Environment) until its Swarm objects are gone.
 const Finalizer = "swarm.kargo.io/finalizer"
 

@@ -388,6 +388,7 @@ type ServiceState struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ssvc,categories=kargo
+// +kubebuilder:selectablefield:JSONPath=`.spec.stackRef.name`
 // +kubebuilder:printcolumn:name="Stack",type=string,JSONPath=`.spec.stackRef.name`
 // +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.image`,priority=1
 // +kubebuilder:printcolumn:name="Replicas",type=string,JSONPath=`.status.replicas`

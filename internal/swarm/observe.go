@@ -96,12 +96,13 @@ func taskError(tasks []swarm.Task) string {
 	return ""
 }
 
-// ContainersLeft counts the containers of a stack namespace still present
-// on the endpoint's node. Swarm drops tasks as soon as their service is
-// removed, while their containers may take the stop grace period to exit;
-// networks cannot be removed before they have.
+// ContainersLeft counts the running containers of a stack namespace on the
+// endpoint's node. Swarm drops tasks as soon as their service is removed,
+// while their containers may take the stop grace period to exit; networks
+// cannot be removed before they have. Exited containers, which Swarm
+// removes lazily, no longer hold a network endpoint.
 func (c *Client) ContainersLeft(ctx context.Context, namespace string) (int, error) {
-	containers, err := c.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", kargov1.StackNamespaceLabel+"="+namespace))})
+	containers, err := c.api.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", kargov1.StackNamespaceLabel+"="+namespace))})
 	if err != nil {
 		return 0, fmt.Errorf("list containers: %w", err)
 	}

@@ -85,3 +85,26 @@ func DockerHost() (string, error) {
 	}
 	return host, nil
 }
+
+// WriteKubeconfig writes a kubeconfig of an admin user (system:masters) of
+// the envtest API server to a temporary file, for kubectl, and returns its
+// path; the caller removes it.
+func WriteKubeconfig(env *envtest.Environment) (string, error) {
+	user, err := env.AddUser(envtest.User{Name: "kargo-test-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", fmt.Errorf("add envtest user: %w", err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig: %w", err)
+	}
+	f, err := os.CreateTemp("", "kargo-test-kubeconfig-")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}
