@@ -261,7 +261,10 @@ func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope)
 	if err := r.Get(ctx, key, env); err != nil {
 		return fmt.Errorf("environment %s: %w", key.Name, err)
 	}
-	if !meta.IsStatusConditionTrue(env.Status.Conditions, kargov1.ReadyCondition) {
+	// A Stack being deleted uses its Environment whatever its condition
+	// (an Environment being deleted waits for its Stacks, Ready=False):
+	// an unreachable endpoint fails the engine calls and keeps the finalizer.
+	if s.stack.DeletionTimestamp.IsZero() && !meta.IsStatusConditionTrue(env.Status.Conditions, kargov1.ReadyCondition) {
 		msg := "not reconciled yet"
 		if c := meta.FindStatusCondition(env.Status.Conditions, kargov1.ReadyCondition); c != nil {
 			msg = c.Message
@@ -801,7 +804,7 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 	gen := s.stack.Generation
 	ready := 0
 	var notReady []string
-	conflict, rolledBack := false, false
+	conflict, rolledBack, converging := false, false, false
 	for _, state := range st.Services {
 		if state.Ready {
 			ready++
@@ -812,6 +815,7 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		if errors.As(s.serviceErrors[state.Name], &c) {
 			conflict = true
 		}
+		converging = converging || s.serviceErrors[state.Name] == nil
 		rolledBack = rolledBack || swarm.UpdateFailed(state.UpdateState)
 	}
 	st.ReadyServices = fmt.Sprintf("%d/%d", ready, len(st.Services))
@@ -824,6 +828,10 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 	switch {
 	case conflict:
 		markNotReady(&st.Conditions, gen, kargov1.ConflictReason, message, true)
+		if converging {
+			// The other services are still watched until they converge.
+			return ctrl.Result{RequeueAfter: convergencePoll}
+		}
 		return ctrl.Result{RequeueAfter: time.Minute}
 	case len(s.serviceErrors) > 0:
 		markNotReady(&st.Conditions, gen, kargov1.ApplyFailedReason, message, false)

@@ -88,6 +88,13 @@ func TestSummarize(t *testing.T) {
 			stalled: true, readyCount: "1/2", requeueAfter: time.Minute,
 		},
 		{
+			name:     "conflict while another service converges",
+			services: []kargov1.ServiceState{converging("api"), {Name: "web", Replicas: "0/0", Message: "service geo_web exists and is not managed by Kargo: remove or rename it"}},
+			errs:     map[string]error{"web": &swarm.ConflictError{Kind: "service", Name: "geo_web"}},
+			status:   metav1.ConditionFalse, reason: kargov1.ConflictReason, message: "api: 0/1 tasks running; web: service geo_web exists",
+			stalled: true, readyCount: "0/2", requeueAfter: convergencePoll,
+		},
+		{
 			name:     "engine refusal",
 			services: []kargov1.ServiceState{{Name: "web", Replicas: "0/0", Message: "port 18283 is already in use"}},
 			errs:     map[string]error{"web": errors.New("port 18283 is already in use")},
