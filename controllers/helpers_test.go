@@ -331,13 +331,6 @@ func (f *fixture) nodeLabels() (dockerswarm.Node, map[string]string) {
 	return nodes[0], nodes[0].Spec.Labels
 }
 
-func conditionStatus(obj *kargov1.Stack, typ string) metav1.ConditionStatus {
-	if c := meta.FindStatusCondition(obj.Status.Conditions, typ); c != nil {
-		return c.Status
-	}
-	return ""
-}
-
 // events lists the events of the test namespace about obj (all when nil)
 // as "Type Reason: message".
 func (f *fixture) events(obj client.Object) []string {
