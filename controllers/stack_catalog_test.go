@@ -108,7 +108,7 @@ func TestCatalogStack(t *testing.T) {
 	f.waitStackReady(stack, 3)
 	vols, err := docker.VolumeList(f.ctx, volume.ListOptions{})
 	f.g.Expect(err).NotTo(HaveOccurred())
-	f.g.Expect(vols.Volumes).To(ContainElement(HaveField("Name", ns+"_grafana-data")), "a volume was removed")
+	f.g.Expect(vols.Volumes).To(ContainElement(HaveField("Name", ns+"_grafana_data")), "a volume was removed")
 }
 
 // TestCatalogRenderFailureKeepsLastGoodState: render errors (a variable
