@@ -41,6 +41,9 @@ const (
 	ReconcileRequestAnnotation = "swarm.kargo.io/reconcile-requested-at"
 	// convergencePoll is how often a Stack is looked at while its services converge.
 	convergencePoll = 3 * time.Second
+	// emptyStackGrace is how long a new Stack without Services waits for
+	// them before it reports Ready with none (a Stack of networks only).
+	emptyStackGrace = 10 * time.Second
 )
 
 // StackReconciler deploys each Stack's networks, configs, secrets and
@@ -819,6 +822,13 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		rolledBack = rolledBack || swarm.UpdateFailed(state.UpdateState)
 	}
 	st.ReadyServices = fmt.Sprintf("%d/%d", ready, len(st.Services))
+	if age := time.Since(s.stack.CreationTimestamp.Time); len(st.Services) == 0 && age < emptyStackGrace {
+		// A Stack and its Services are usually applied together, the Stack
+		// first: `kubectl wait` must not see it Ready before they exist.
+		markNotReady(&st.Conditions, gen, kargov1.ServicesNotReadyReason,
+			fmt.Sprintf("no Service names this stack yet (Ready with none once it is %s old)", emptyStackGrace), false)
+		return ctrl.Result{RequeueAfter: emptyStackGrace - age}
+	}
 	if len(notReady) == 0 {
 		markReady(&st.Conditions, gen, fmt.Sprintf("%d service(s) ready", ready))
 		st.ObservedGeneration = gen

@@ -54,8 +54,9 @@ func TestSummarize(t *testing.T) {
 		services []kargov1.ServiceState
 		errs     map[string]error
 		waiting  map[string]string
-		// notReadyFor is how long Ready has been False before this reconcile.
-		notReadyFor time.Duration
+		// notReadyFor is how long Ready has been False before this reconcile;
+		// age is the Stack's (default: an hour).
+		notReadyFor, age time.Duration
 
 		status       metav1.ConditionStatus
 		reason       string
@@ -69,6 +70,16 @@ func TestSummarize(t *testing.T) {
 			name: "all ready", services: []kargov1.ServiceState{ready("api"), ready("web")},
 			status: metav1.ConditionTrue, reason: kargov1.ReconciledReason, message: "2 service(s) ready",
 			readyCount: "2/2", observed: true, requeueAfter: interval,
+		},
+		{
+			name: "new stack without services yet", age: time.Second,
+			status: metav1.ConditionFalse, reason: kargov1.ServicesNotReadyReason, message: "no Service names this stack yet",
+			readyCount: "0/0", requeueAfter: emptyStackGrace - time.Second - 100*time.Millisecond,
+		},
+		{
+			name: "stack of networks only", age: time.Minute,
+			status: metav1.ConditionTrue, reason: kargov1.ReconciledReason, message: "0 service(s) ready",
+			readyCount: "0/0", observed: true, requeueAfter: interval,
 		},
 		{
 			name: "tasks converging", services: []kargov1.ServiceState{ready("api"), converging("web")},
@@ -123,7 +134,10 @@ func TestSummarize(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stack := &kargov1.Stack{ObjectMeta: metav1.ObjectMeta{Name: "geo", Generation: 3}}
+			if tc.age == 0 {
+				tc.age = time.Hour
+			}
+			stack := &kargov1.Stack{ObjectMeta: metav1.ObjectMeta{Name: "geo", Generation: 3, CreationTimestamp: metav1.NewTime(time.Now().Add(-tc.age))}}
 			if tc.notReadyFor > 0 {
 				stack.Status.Conditions = []metav1.Condition{{
 					Type: kargov1.ReadyCondition, Status: metav1.ConditionFalse, Reason: kargov1.ServicesNotReadyReason,
