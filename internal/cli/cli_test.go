@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sirupsen/logrus"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -289,5 +291,65 @@ func TestCatalog(t *testing.T) {
 	}
 	if err := Catalog([]string{"extra"}, &out); err == nil || !strings.Contains(err.Error(), `"extra"`) {
 		t.Errorf("positional argument: %v", err)
+	}
+}
+
+// TestRenderNoLibraryLog: compose-go logs, through logrus, a variable it
+// substitutes with nothing (here the default of a default); kargo render
+// prints no such raw line. An old .env with bash forms renders, and one
+// with a command substitution is an error naming the file and the line.
+func TestRenderNoLibraryLog(t *testing.T) {
+	// compose-go logs an unset nested default through logrus' standard
+	// logger: internal/overlay sends it nowhere.
+	if out := logrus.StandardLogger().Out; out != io.Discard {
+		t.Fatalf("logrus writes to %T: compose-go's warnings would reach the user raw", out)
+	}
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		t.Helper()
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	stack := write("stack.yaml", `apiVersion: swarm.kargo.io/v1alpha1
+kind: Stack
+metadata: {name: quiet}
+spec:
+  services:
+    - name: mongodb
+  patches:
+    - patch: |
+        apiVersion: swarm.kargo.io/v1alpha1
+        kind: Service
+        metadata: {name: mongodb}
+        spec:
+          env:
+            - {name: NESTED, value: "${KARGO_TEST_UNSET_A:-${KARGO_TEST_UNSET_B}}"}
+            - {name: PORT, value: "${DOCKER_HOST_PORT}"}
+`)
+	env := write("env.yaml", `apiVersion: swarm.kargo.io/v1alpha1
+kind: Environment
+metadata: {name: swarm}
+spec:
+  endpoint: {host: "tcp://10.0.0.1:2376", insecure: true}
+`)
+	dotenv := write("old.env", "DOCKER_HOST_IP=${DOCKER_HOST:6:$((`expr length $DOCKER_HOST`-11))}\nDOCKER_HOST_PORT=${DOCKER_HOST: -4}\n")
+	var stdout, stderr bytes.Buffer
+	if err := Render([]string{"-f", env, "-f", stack, "--env-file", dotenv}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "value: \"2376\"") {
+		t.Errorf("DOCKER_HOST_PORT from the endpoint through the bash forms:\n%s", stdout.String())
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("raw library output:\n%s", stderr.String())
+	}
+
+	bad := write("bad.env", "# a command the old tool ran\nA=1\nUID=`id -u`\n")
+	err := Render([]string{"-f", env, "-f", stack, "--env-file", bad}, &stdout, &stderr)
+	if want := "file " + bad + ": line 3: command substitution `id -u` is not supported"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want it to hold %q", err, want)
 	}
 }

@@ -20,8 +20,17 @@ type DataGetter func(name string, secret bool) (map[string]string, error)
 // optional may be missing; a missing key is an error either way. extra
 // sources come last (kargo render --env-file), so they win over the
 // Environment's own.
+//
+// Below them all, DOCKER_HOST is spec.endpoint.host, the Swarm manager the
+// old tool ran against with DOCKER_HOST set: the old .env.default derives
+// DOCKER_HOST_IP and DOCKER_HOST_PORT from it. Any source setting
+// DOCKER_HOST wins, from its own position on.
 func EnvironmentVariables(env *v1alpha1.Environment, get DataGetter, extra ...Source) (*Variables, error) {
-	sources := []Source{{Origin: "spec.variables", Values: env.Spec.Variables}}
+	var sources []Source
+	if host := env.Spec.Endpoint.Host; host != "" {
+		sources = append(sources, Source{Origin: "spec.endpoint.host", Values: map[string]string{"DOCKER_HOST": host}})
+	}
+	sources = append(sources, Source{Origin: "spec.variables", Values: env.Spec.Variables})
 	for i, from := range env.Spec.VariablesFrom {
 		ref, kind, secret := from.ConfigMapRef, "ConfigMap", false
 		if from.SecretRef != nil {

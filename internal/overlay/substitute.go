@@ -1,6 +1,8 @@
 package overlay
 
 import (
+	"io"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +12,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/compose-spec/compose-go/v2/template"
 
 	"github.com/kargo-io/kargo/api/v1alpha1"
 )
+
+// compose-go's template logs through logrus' standard logger ("The "X"
+// variable is not set. Defaulting to a blank string."). Kargo reports what
+// it finds as errors of its own: no raw library line reaches a terminal or
+// the manager's log, in any command of the binary that renders.
+func init() { logrus.SetOutput(io.Discard) }
 
 var serviceType = reflect.TypeOf(v1alpha1.Service{})
 

@@ -1,12 +1,10 @@
 package overlay
 
 import (
+	"errors"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
-
-	"github.com/compose-spec/compose-go/v2/dotenv"
 )
 
 // Source is one layer of variables of an Environment, in the order they are
@@ -21,7 +19,10 @@ type Source struct {
 	Values map[string]string
 	// Dotenv is a whole environment file in the old tool's shell-like
 	// syntax: comments, quotes, $VAR and ${VAR} references to variables
-	// defined before (in this file or an earlier source).
+	// defined before (in this file or an earlier source), and the bash
+	// forms the old files use, ${VAR:offset:length}, ${#VAR}, $((...)) and
+	// `expr length $VAR` (see dotenv_shell.go). A reference to a variable
+	// neither set nor defaulted is an error.
 	Dotenv *string
 	// SecretName is set when the values come from a Secret: they are never
 	// printed, and may only reach a Service as a whole env value, which then
@@ -55,7 +56,7 @@ func NewVariables(sources ...Source) (*Variables, error) {
 				}
 				return v.Lookup(name)
 			}
-			parsed, err := dotenv.UnmarshalWithLookup(*src.Dotenv, lookup)
+			parsed, err := loadDotenv(*src.Dotenv, lookup)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", src.Origin, dotenvError(err, src.SecretName != ""))
 			}
@@ -91,16 +92,18 @@ func (v *Variables) Secret(name string) (SecretKey, bool) {
 	return k, ok
 }
 
-var dotenvLine = regexp.MustCompile(`^line \d+`)
-
-// dotenvError keeps the line of a parse error but, for a Secret, drops the
-// rest: the parser quotes the offending text, which may be a secret value.
+// dotenvError keeps the line of an error but, for a Secret, drops whatever
+// quotes the file: the parser quotes the offending text, which may be a
+// secret value.
 func dotenvError(err error, secret bool) error {
-	if !secret {
+	var le *lineError
+	switch {
+	case !secret:
+		return err
+	case !errors.As(err, &le):
+		return errors.New("malformed (content not shown: it comes from a Secret)")
+	case le.public == le.msg:
 		return err
 	}
-	if line := dotenvLine.FindString(err.Error()); line != "" {
-		return fmt.Errorf("%s: malformed (content not shown: it comes from a Secret)", line)
-	}
-	return fmt.Errorf("malformed (content not shown: it comes from a Secret)")
+	return fmt.Errorf("line %d: %s (content not shown: it comes from a Secret)", le.line, le.public)
 }
