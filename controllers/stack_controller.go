@@ -39,8 +39,12 @@ const (
 	// ReconcileRequestAnnotation asks for an immediate reconcile; its value
 	// is copied to status.lastHandledReconcileAt when handled.
 	ReconcileRequestAnnotation = "swarm.kargo.io/reconcile-requested-at"
-	// convergencePoll is how often a Stack is looked at while its services converge.
-	convergencePoll = 3 * time.Second
+	// convergencePoll is how often a Stack is looked at while its services
+	// converge; in the first freshConvergence after it left Ready (or was
+	// created), when tasks usually start, every freshConvergencePoll.
+	convergencePoll      = 3 * time.Second
+	freshConvergence     = 15 * time.Second
+	freshConvergencePoll = time.Second
 	// emptyStackGrace is how long a new Stack without Services waits for
 	// them before it reports Ready with none (a Stack of networks only).
 	emptyStackGrace = 10 * time.Second
@@ -840,7 +844,7 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		markNotReady(&st.Conditions, gen, kargov1.ConflictReason, message, true)
 		if converging {
 			// The other services are still watched until they converge.
-			return ctrl.Result{RequeueAfter: convergencePoll}
+			return ctrl.Result{RequeueAfter: s.convergencePoll()}
 		}
 		return ctrl.Result{RequeueAfter: time.Minute}
 	case len(s.serviceErrors) > 0:
@@ -863,7 +867,15 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 			return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env))}
 		}
 	}
-	return ctrl.Result{RequeueAfter: convergencePoll}
+	return ctrl.Result{RequeueAfter: s.convergencePoll()}
+}
+
+// convergencePoll is when to look again at services still converging.
+func (s *stackScope) convergencePoll() time.Duration {
+	if !s.notReadySince.IsZero() && time.Since(s.notReadySince) < freshConvergence {
+		return freshConvergencePoll
+	}
+	return convergencePoll
 }
 
 // timedOut tells whether the Stack has been progressing for longer than spec.timeout.

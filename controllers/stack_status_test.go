@@ -77,6 +77,11 @@ func TestSummarize(t *testing.T) {
 			readyCount: "0/0", requeueAfter: emptyStackGrace - time.Second - 100*time.Millisecond,
 		},
 		{
+			name: "tasks starting", services: []kargov1.ServiceState{converging("web")}, notReadyFor: time.Second,
+			status: metav1.ConditionFalse, reason: kargov1.ServicesNotReadyReason, message: "web: 0/1 tasks running",
+			readyCount: "0/1", observed: true, requeueAfter: freshConvergencePoll,
+		},
+		{
 			name: "stack of networks only", age: time.Minute,
 			status: metav1.ConditionTrue, reason: kargov1.ReconciledReason, message: "0 service(s) ready",
 			readyCount: "0/0", observed: true, requeueAfter: interval,
