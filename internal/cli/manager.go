@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/controllers"
+)
+
+func newManagerCommand() *cobra.Command {
+	var metricsAddr, probeAddr string
+	var leaderElect bool
+	opts := zap.Options{}
+	cmd := &cobra.Command{
+		Use:   "manager",
+		Short: "Run the controllers (the default command)",
+		Long: `Runs the Kargo controllers against the cluster of the current kubeconfig (or
+the in-cluster config): Environments, Stacks and Services are reconciled onto
+their Swarms. This is what kargo runs without a subcommand.`,
+		Example: `  kargo manager
+  kargo manager --leader-elect --metrics-bind-address :8443 --zap-log-level debug`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runManager(metricsAddr, probeAddr, leaderElect, &opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	f.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
+	f.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
+	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
+	opts.BindFlags(goFlags)
+	f.AddGoFlagSet(goFlags)
+	return cmd
+}
+
+func runManager(metricsAddr, probeAddr string, leaderElect bool, opts *zap.Options) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(opts)))
+
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(kargov1.AddToScheme(scheme))
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "kargo-manager.swarm.kargo.io",
+	})
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := controllers.SetupAll(mgr, &controllers.Engines{}); err != nil {
+		return fmt.Errorf("set up controllers: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting manager")
+	return mgr.Start(ctrl.SetupSignalHandler())
+}

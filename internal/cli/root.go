@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/spf13/cobra"
+)
+
+// Main runs the kargo command with args (without the program name) and
+// returns the exit code: 0 ok, 1 error. Without a subcommand, or with
+// flags only, it runs the manager, as the binary always did.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-' && !slices.Contains([]string{"-h", "--help"}, args[0])) {
+		args = append([]string{"manager"}, args...)
+	}
+	root := NewRootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(stderr, "kargo:", err)
+		return 1
+	}
+	return 0
+}
+
+// NewRootCommand builds the kargo command and its subcommands.
+func NewRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kargo",
+		Short: "Kargo deploys service stacks onto Docker Swarm from Kubernetes",
+		Long: `Kargo is a Kubernetes operator deploying service stacks onto Docker Swarm.
+
+Without a subcommand it runs the manager (the controllers). The other
+subcommands work offline, without a cluster or a Swarm.`,
+		Example: `  # run the controllers against the current kubeconfig
+  kargo manager --leader-elect
+
+  # print the merged Services of Stacks
+  kargo render -f env.yaml -f stack.yaml
+
+  # convert compose files to Kargo objects and apply them
+  kargo convert compose -f docker-compose.yml --stack geo | kubectl apply -f -`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(newManagerCommand(), newRenderCommand(), newCatalogCommand(), newConvertCommand(), newCompletionCommand())
+	return root
+}
+
+// delegated runs a command whose flags are parsed by its own function (so
+// that its behaviour and messages stay those its tests check); cobra's
+// flags only document them. -h/--help prints cobra's help.
+func delegated(cmd *cobra.Command, run func(args []string) error) *cobra.Command {
+	cmd.DisableFlagParsing = true
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		for _, a := range args {
+			if a == "--" {
+				break
+			}
+			if a == "-h" || a == "--help" || a == "-help" {
+				return c.Help()
+			}
+		}
+		return run(args)
+	}
+	return cmd
+}
+
+func newRenderCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "render -f FILE [-f FILE]... [--env-file FILE]... [--stack NAME]",
+		Short: "Print the merged Services of Stacks from local files, offline",
+		Long: `Prints the merged Services of Stacks as YAML, without a cluster: the catalog
+entries each Stack picks, its patches, images and replicas, the variables and
+defaults of its Environment. The files (YAML, several documents each; - for
+stdin) hold the Environment, the Stacks, and the ConfigMaps and Secrets the
+Environment's variablesFrom names. Values from Secrets are never printed.`,
+		Example: `  kargo render -f env.yaml -f stack.yaml
+  kargo render -f env.yaml -f stack.yaml --env-file extra.env --stack tiles
+  kubectl get environment,stack,configmap -o yaml | kargo render -f -`,
+	}
+	var files, envFiles []string
+	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "YAML FILE with Environment, Stack, ConfigMap and Secret manifests (repeatable; - for stdin)")
+	cmd.Flags().StringArrayVar(&envFiles, "env-file", nil, "a whole .env FILE of variables, read after the Environment's own sources: a later one wins (repeatable)")
+	cmd.Flags().String("stack", "", "render only the Stack NAME")
+	return delegated(cmd, func(args []string) error { return Render(args, cmd.OutOrStdout(), cmd.ErrOrStderr()) })
+}
+
+func newCatalogCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "catalog [-o wide]",
+		Short: "List the entries of the default configuration",
+		Long: `Lists the entries of the default configuration a Stack can pick
+(spec.services[].catalog). -o wide adds the image each entry runs, as
+written in the entry, before variable substitution.`,
+		Example: `  kargo catalog
+  kargo catalog -o wide`,
+	}
+	cmd.Flags().StringP("output", "o", "", "output FORMAT: wide adds the IMAGE column")
+	return delegated(cmd, func(args []string) error { return Catalog(args, cmd.OutOrStdout()) })
+}
+
+func newCompletionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish",
+		Short: "Print a shell completion script",
+		Long: `Prints the completion script of kargo for a shell. Load it in the current
+shell, or install it where the shell looks for completions.`,
+		Example: `  source <(kargo completion bash)
+  kargo completion zsh > "${fpath[1]}/_kargo"
+  kargo completion fish > ~/.config/fish/completions/kargo.fish`,
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"bash", "zsh", "fish"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, out := cmd.Root(), cmd.OutOrStdout()
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(out, true)
+			case "zsh":
+				return root.GenZshCompletion(out)
+			default:
+				return root.GenFishCompletion(out, true)
+			}
+		},
+	}
+}
