@@ -36,7 +36,7 @@ const busyboxPatch = `
 func TestCatalogStack(t *testing.T) {
 	f := newFixture(t)
 	node, _ := f.nodeLabels()
-	dotenv := "# the old tool's environment file\nDOMAIN=example.org\nSUBDOMAIN=kargo.$DOMAIN\n"
+	dotenv := "# the old tool's environment file\nDOMAIN=example.org\nSUBDOMAIN=kargo.$DOMAIN\nAUTH_USER=admin\nAUTH_PASSWORD=hashed\n"
 	f.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kargo-dotenv", Namespace: f.namespace}, Data: map[string]string{".env": dotenv}})
 	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "grafana", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte("s3cret")}})
 	f.update(f.env, func() {
@@ -90,7 +90,7 @@ func TestCatalogStack(t *testing.T) {
 
 	// A variable changes in the .env ConfigMap: only grafana uses SUBDOMAIN.
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kargo-dotenv", Namespace: f.namespace}}
-	f.update(cm, func() { cm.Data[".env"] = "DOMAIN=example.org\nSUBDOMAIN=maps.$DOMAIN\n" })
+	f.update(cm, func() { cm.Data[".env"] = "DOMAIN=example.org\nSUBDOMAIN=maps.$DOMAIN\nAUTH_USER=admin\nAUTH_PASSWORD=hashed\n" })
 	f.g.Eventually(func() []string {
 		return f.swarmServiceIn("cat", "grafana").Spec.TaskTemplate.ContainerSpec.Env
 	}, timeout, poll).Should(ContainElement("GF_SERVER_ROOT_URL=https://grafana.maps.example.org"))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io/fs"
+	"sort"
 	"strings"
 
 	"github.com/kargo-io/kargo/config/catalog"
@@ -13,8 +14,58 @@ import (
 type Entry struct {
 	// Name to pick it with (spec.services[].catalog).
 	Name string
-	// Summary is the first line of its service.yaml header.
+	// Summary is the first line of its service.yaml header, followed by
+	// the entry's aliases, if any ("(alias: k-vigicrues)"), so that
+	// kargo catalog shows them.
 	Summary string
+	// Aliases are former names that still pick this entry.
+	Aliases []string
+}
+
+// aliases maps the names entries had before they took the old tool's names
+// back (the old compose file names) to those names. A Stack picking an alias
+// renders the entry; nothing else differs.
+var aliases = map[string]string{
+	"k-vigicrues":               "vigicrues",
+	"k-hubeau-stations":         "hubeau-stations",
+	"k-hubeau-observations":     "hubeau-observations",
+	"k-teleray":                 "teleray",
+	"k-openaq":                  "openaq",
+	"k-openradiation":           "openradiation",
+	"k-metar":                   "metar",
+	"k-taf":                     "taf",
+	"k-meteoradar":              "meteoradar",
+	"k-centipede":               "centipede",
+	"weacast-arpege-world":      "arpege-world-loader",
+	"weacast-arpege-europe":     "arpege-europe-loader",
+	"weacast-arome-france":      "arome-france-loader",
+	"weacast-arome-france-high": "arome-france-high-loader",
+	"weacast-gfs-world":         "gfs-world-loader",
+}
+
+// Resolve returns the entry a name picks: the entry of that name, or the
+// one an alias stands for. An unknown name is returned as is (rendering
+// then reports it).
+func Resolve(name string) string {
+	if isEntry(name) {
+		return name
+	}
+	if entry, ok := aliases[name]; ok {
+		return entry
+	}
+	return name
+}
+
+// aliasesOf lists the aliases of an entry, sorted.
+func aliasesOf(entry string) []string {
+	var out []string
+	for alias, e := range aliases {
+		if e == entry {
+			out = append(out, alias)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Entries lists the catalog, sorted by name. Directories without a
@@ -33,7 +84,11 @@ func Entries() ([]Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Entry{Name: d.Name(), Summary: summary(data)})
+		e := Entry{Name: d.Name(), Summary: summary(data), Aliases: aliasesOf(d.Name())}
+		if len(e.Aliases) > 0 {
+			e.Summary += " (alias: " + strings.Join(e.Aliases, ", ") + ")"
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }

@@ -76,6 +76,7 @@ func Render(in Input) (*Output, error) {
 		if entry == "" {
 			entry = picked.Name
 		}
+		entry = Resolve(entry)
 		if err := copyEntry(mem, entry); err != nil {
 			return nil, fmt.Errorf("spec.services[%d].catalog: %w", i, err)
 		}
@@ -129,6 +130,7 @@ func Render(in Input) (*Output, error) {
 			if err := substitute(obj, in.Variables); err != nil {
 				return nil, fmt.Errorf("service %s: %w", res.GetName(), err)
 			}
+			splitConstraints(obj)
 			services = append(services, obj)
 		default:
 			return nil, fmt.Errorf("catalog: unexpected %s %s (entries hold Services and ConfigMaps)", res.GetKind(), res.GetName())
@@ -151,7 +153,7 @@ func Render(in Input) (*Output, error) {
 			svc.Labels = map[string]string{}
 		}
 		svc.Labels[v1alpha1.StackLabel] = stack.Name
-		svc.Labels[CatalogLabel] = catalogOf(stack, svc.Name)
+		svc.Labels[CatalogLabel] = Resolve(catalogOf(stack, svc.Name))
 		out.Services = append(out.Services, svc)
 	}
 	sort.Slice(out.Services, func(i, j int) bool { return out.Services[i].Name < out.Services[j].Name })

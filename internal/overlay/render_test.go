@@ -208,7 +208,7 @@ func TestRenderErrors(t *testing.T) {
 		{"variable without value", func(s *v1alpha1.Stack) { s.Spec.Services[0].Catalog = "grafana" },
 			func() *Variables { v, _ := NewVariables(); return v }, "service mongodb: spec.env[0].value: variable SUBDOMAIN is not set and has no default"},
 		{"required variable", func(s *v1alpha1.Stack) { s.Spec.Services[0].Catalog = "k-teleray" },
-			func() *Variables { v, _ := NewVariables(); return v }, "variable K_TELERAY_DB_URL is required: K_TELERAY_DB_URL must be set"},
+			func() *Variables { v, _ := NewVariables(); return v }, "variable TELERAY_DB_URL is required: TELERAY_DB_URL must be set"},
 		{"number that is not one", func(s *v1alpha1.Stack) { s.Spec.Services[0].Catalog = "mapcache" },
 			func() *Variables {
 				v, _ := NewVariables(Source{Origin: "spec.variables", Values: map[string]string{"MAPCACHE_REPLICAS": "two"}})
