@@ -12,10 +12,21 @@ import (
 // Manifests prints Services as a YAML stream of manifests: what kubectl
 // apply takes, without status or server-set fields.
 func Manifests(services []v1alpha1.Service) ([]byte, error) {
-	var b bytes.Buffer
+	objects := make([]any, 0, len(services))
 	for _, svc := range services {
 		svc.APIVersion, svc.Kind = v1alpha1.GroupVersion.String(), "Service"
-		data, err := json.Marshal(svc)
+		objects = append(objects, svc)
+	}
+	return ManifestYAML(objects...)
+}
+
+// ManifestYAML prints API objects as a YAML stream of manifests, each
+// without status, creationTimestamp or empty fields: what kubectl apply -f -
+// takes.
+func ManifestYAML(objects ...any) ([]byte, error) {
+	var b bytes.Buffer
+	for _, o := range objects {
+		data, err := json.Marshal(o)
 		if err != nil {
 			return nil, err
 		}
