@@ -1,20 +1,31 @@
 package overlay
 
 import (
+	"slices"
+
 	"github.com/kargo-io/kargo/api/v1alpha1"
 )
 
 // ApplyDefaults fills what a Service leaves unset from the Environment's
 // defaults, the lowest layer: placement, resources, logging, update config
-// and restart policy when absent, labels and container labels key by key.
-// It serves rendered and hand-written Services alike.
+// and restart policy when absent, labels and container labels key by key;
+// the default placement constraints are appended to a Service's own, as the
+// old tool appended <SVC>_CONSTRAINTS. It serves rendered and hand-written
+// Services alike, and applying it twice changes nothing more.
 func ApplyDefaults(spec *v1alpha1.ServiceSpec, d *v1alpha1.ServiceDefaults) {
 	if d == nil {
 		return
 	}
 	d = d.DeepCopy()
-	if spec.Placement == nil {
+	switch {
+	case spec.Placement == nil:
 		spec.Placement = d.Placement
+	case d.Placement != nil:
+		for _, c := range d.Placement.Constraints {
+			if !slices.Contains(spec.Placement.Constraints, c) {
+				spec.Placement.Constraints = append(spec.Placement.Constraints, c)
+			}
+		}
 	}
 	if spec.Resources == nil {
 		spec.Resources = d.Resources
