@@ -90,7 +90,9 @@ func TestCatalogStack(t *testing.T) {
 
 	// A variable changes in the .env ConfigMap: only grafana uses SUBDOMAIN.
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kargo-dotenv", Namespace: f.namespace}}
-	f.update(cm, func() { cm.Data[".env"] = "DOMAIN=example.org\nSUBDOMAIN=maps.$DOMAIN\nAUTH_USER=admin\nAUTH_PASSWORD=hashed\n" })
+	f.update(cm, func() {
+		cm.Data[".env"] = "DOMAIN=example.org\nSUBDOMAIN=maps.$DOMAIN\nAUTH_USER=admin\nAUTH_PASSWORD=hashed\n"
+	})
 	f.g.Eventually(func() []string {
 		return f.swarmServiceIn("cat", "grafana").Spec.TaskTemplate.ContainerSpec.Env
 	}, timeout, poll).Should(ContainElement("GF_SERVER_ROOT_URL=https://grafana.maps.example.org"))
