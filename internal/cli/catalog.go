@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,33 +12,20 @@ import (
 	"github.com/kargo-io/kargo/internal/overlay"
 )
 
-const catalogUsage = `Usage: kargo catalog [-o wide]
-
-Lists the entries of the default configuration a Stack can pick
-(spec.services[].catalog). -o wide adds the image each entry runs, as
-written in the entry, before variable substitution.
-
-Flags:
-`
-
-// Catalog runs kargo catalog.
+// Catalog runs kargo catalog with args, as the kargo command does.
 func Catalog(args []string, stdout io.Writer) error {
-	flags := flag.NewFlagSet("catalog", flag.ContinueOnError)
-	flags.SetOutput(io.Discard)
-	output := flags.String("o", "", "output `FORMAT`: wide adds the IMAGE column")
-	if err := parseFlags(flags, args, catalogUsage, stdout, io.Discard); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w (kargo catalog -h shows the usage)", err)
-	}
+	return runCommand(newCatalogCommand(), args, stdout, io.Discard)
+}
+
+// runCatalog lists the catalog entries; output "wide" adds their images.
+func runCatalog(output string, stdout io.Writer) error {
 	wide := false
-	switch *output {
+	switch output {
 	case "":
 	case "wide":
 		wide = true
 	default:
-		return fmt.Errorf("catalog: -o %s: unknown output format (wide is the only one)", *output)
+		return fmt.Errorf("catalog: -o %s: unknown output format (wide is the only one)", output)
 	}
 	entries, err := overlay.Entries()
 	if err != nil {

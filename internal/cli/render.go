@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -15,39 +14,26 @@ import (
 	"github.com/kargo-io/kargo/internal/overlay"
 )
 
-const renderUsage = `Usage: kargo render -f FILE [-f FILE ...] [--env-file FILE ...] [--stack NAME]
-
-Prints the merged Services of Stacks as YAML, without a cluster: the catalog
-entries each Stack picks, its patches, images and replicas, the variables and
-defaults of its Environment. The files (YAML, several documents each; - for
-stdin) hold the Environment, the Stacks, and the ConfigMaps and Secrets the
-Environment's variablesFrom names. Values from Secrets are never printed.
-
-Flags:
-`
-
-// Render runs kargo render.
+// Render runs kargo render with args, as the kargo command does.
 func Render(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("render", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var files, envFiles stringList
-	fs.Var(&files, "f", "YAML `FILE` with Environment, Stack, ConfigMap and Secret manifests (repeatable; - for stdin)")
-	fs.Var(&envFiles, "env-file", "a whole .env `FILE` of variables, read after the Environment's own sources: a later one wins (repeatable)")
-	only := fs.String("stack", "", "render only the Stack `NAME`")
-	if err := parseFlags(fs, args, renderUsage, stdout, stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if len(files) == 0 {
-		printUsage(fs, renderUsage, stderr)
-		return errors.New("render: no file given (-f FILE)")
+	return runCommand(newRenderCommand(), args, stdout, stderr)
+}
+
+// renderOptions are kargo render's flags.
+type renderOptions struct {
+	files, envFiles []string
+	stack           string
+}
+
+// runRender prints the merged Services of the Stacks found in the files.
+func runRender(o renderOptions, stdout, stderr io.Writer) error {
+	if len(o.files) == 0 {
+		return errors.New("render: no file given (-f FILE; kargo render -h shows the usage)")
 	}
 
 	objs := newObjects()
 	stdinRead := false
-	for _, name := range files {
+	for _, name := range o.files {
 		if name == "-" {
 			if stdinRead {
 				return errors.New("render: -f - given twice (stdin can be read once)")
@@ -58,8 +44,8 @@ func Render(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	extra := make([]overlay.Source, 0, len(envFiles))
-	for _, name := range envFiles {
+	extra := make([]overlay.Source, 0, len(o.envFiles))
+	for _, name := range o.envFiles {
 		data, err := os.ReadFile(name)
 		if err != nil {
 			return fmt.Errorf("--env-file: %w", err)
@@ -68,7 +54,7 @@ func Render(args []string, stdout, stderr io.Writer) error {
 		extra = append(extra, overlay.Source{Origin: "file " + name, Dotenv: &content})
 	}
 
-	stacks, err := selectStacks(objs, *only)
+	stacks, err := selectStacks(objs, o.stack)
 	if err != nil {
 		return err
 	}

@@ -1,3 +1,6 @@
+// Package cli holds the kargo command (cobra): the manager, and the
+// subcommands that work offline, without a cluster or a Swarm: render,
+// catalog, convert, completion.
 package cli
 
 import (
@@ -51,23 +54,14 @@ subcommands work offline, without a cluster or a Swarm.`,
 	return root
 }
 
-// delegated runs a command whose flags are parsed by its own function (so
-// that its behaviour and messages stay those its tests check); cobra's
-// flags only document them. -h/--help prints cobra's help.
-func delegated(cmd *cobra.Command, run func(args []string) error) *cobra.Command {
-	cmd.DisableFlagParsing = true
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		for _, a := range args {
-			if a == "--" {
-				break
-			}
-			if a == "-h" || a == "--help" || a == "-help" {
-				return c.Help()
-			}
-		}
-		return run(args)
-	}
-	return cmd
+// runCommand runs one subcommand alone with args, as the kargo command
+// runs it (kargo render and kargo catalog keep a Go API for their tests).
+func runCommand(cmd *cobra.Command, args []string, stdout, stderr io.Writer) error {
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	return cmd.Execute()
 }
 
 func newRenderCommand() *cobra.Command {
@@ -83,11 +77,13 @@ Environment's variablesFrom names. Values from Secrets are never printed.`,
   kargo render -f env.yaml -f stack.yaml --env-file extra.env --stack tiles
   kubectl get environment,stack,configmap -o yaml | kargo render -f -`,
 	}
-	var files, envFiles []string
-	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "YAML FILE with Environment, Stack, ConfigMap and Secret manifests (repeatable; - for stdin)")
-	cmd.Flags().StringArrayVar(&envFiles, "env-file", nil, "a whole .env FILE of variables, read after the Environment's own sources: a later one wins (repeatable)")
-	cmd.Flags().String("stack", "", "render only the Stack NAME")
-	return delegated(cmd, func(args []string) error { return Render(args, cmd.OutOrStdout(), cmd.ErrOrStderr()) })
+	var o renderOptions
+	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "YAML FILE with Environment, Stack, ConfigMap and Secret manifests (repeatable; - for stdin)")
+	cmd.Flags().StringArrayVar(&o.envFiles, "env-file", nil, "a whole .env FILE of variables, read after the Environment's own sources: a later one wins (repeatable)")
+	cmd.Flags().StringVar(&o.stack, "stack", "", "render only the Stack NAME")
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return runRender(o, c.OutOrStdout(), c.ErrOrStderr()) }
+	return cmd
 }
 
 func newCatalogCommand() *cobra.Command {
@@ -100,8 +96,11 @@ written in the entry, before variable substitution.`,
 		Example: `  kargo catalog
   kargo catalog -o wide`,
 	}
-	cmd.Flags().StringP("output", "o", "", "output FORMAT: wide adds the IMAGE column")
-	return delegated(cmd, func(args []string) error { return Catalog(args, cmd.OutOrStdout()) })
+	var output string
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output FORMAT: wide adds the IMAGE column")
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return runCatalog(output, c.OutOrStdout()) }
+	return cmd
 }
 
 func newCompletionCommand() *cobra.Command {
