@@ -43,6 +43,9 @@ type Options struct {
 	// bare names of `environment:`; a later file wins. The OS environment
 	// is not read, so that the output depends on the files only.
 	EnvFiles []string
+	// Variables are variables already resolved (an old-tool .env read by
+	// kargo convert workspace); the EnvFiles win over them.
+	Variables map[string]string
 	// Stack is the Stack name and Swarm stack namespace (required).
 	Stack string
 	// Environment is the Environment the Stack deploys to. Default "local".
@@ -181,6 +184,14 @@ func load(opts Options, is *issues) (map[string]any, *types.Project, error) {
 		o.EnvFiles = opts.EnvFiles
 		if err := cli.WithDotEnv(o); err != nil {
 			return nil, fmt.Errorf("--env-file: %w", err)
+		}
+		if o.Environment == nil {
+			o.Environment = types.Mapping{}
+		}
+		for name, value := range opts.Variables {
+			if _, set := o.Environment[name]; !set {
+				o.Environment[name] = value
+			}
 		}
 		return o, nil
 	}
