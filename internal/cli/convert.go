@@ -18,7 +18,7 @@ func newConvertCommand() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newConvertComposeCommand())
+	cmd.AddCommand(newConvertComposeCommand(), newConvertWorkspaceCommand())
 	return cmd
 }
 
@@ -74,5 +74,59 @@ service and the key, or a warning with --allow-unsupported.`,
 	_ = cmd.MarkFlagRequired("stack")
 	_ = cmd.MarkFlagFilename("file", "yml", "yaml")
 	_ = cmd.MarkFlagFilename("env-file")
+	return cmd
+}
+
+func newConvertWorkspaceCommand() *cobra.Command {
+	var opts compose.WorkspaceOptions
+	cmd := &cobra.Command{
+		Use:   "workspace DIR",
+		Short: "Convert a workspace of the old bash + compose tool to an Environment and its Stacks",
+		Long: `Converts a workspace of the old bash + compose tool: DIR/.env (read over
+DIR/.env.default when there is one, with the bash forms the old files use),
+its STACKS list and each <STACK>_STACK list, and DIR/deploy/<service>.yml for
+the services that have no catalogue entry. Prints, as multi-document YAML for
+` + "`kubectl apply -f -`" + `:
+
+- an Environment (endpoint: --endpoint or DOCKER_HOST; nodeLabels from the
+  <NODE>_LABELS variables) reading the .env files from a ConfigMap;
+- a Secret holding the credentials of the .env (the variables behind the
+  entries' Swarm secrets, and the *_PASSWORD, *_SECRET, *_TOKEN, ... that
+  entries read as env values), taken out of the ConfigMap's copy;
+- one Stack per STACKS name, in order (each depends on the one before), with
+  the old Swarm stack name kargo-<stack>, so services and volumes keep their
+  names (kargo-dbs_mongodb, kargo-dbs_mongodb_data), and the shared networks
+  (DOCKER_*_NETWORK) as external networks: the old tool created them;
+- the Services converted from compose files, as kargo convert compose does.
+
+Every mistake of the workspace is reported at once, naming the variable and
+the value: a STACKS name without its <STACK>_STACK, a service with neither a
+catalogue entry nor a compose file, a credential an entry needs left unset,
+a variable an entry requires.`,
+		Example: `  kargo convert workspace ~/kargo-workspace --environment prod --namespace geo > geo.yaml
+  kubectl apply -f geo.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Dir = args[0]
+			res, err := compose.ConvertWorkspace(opts)
+			if err != nil {
+				return fmt.Errorf("convert workspace: %w", err)
+			}
+			out, err := res.YAML()
+			if err != nil {
+				return err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Environment, "environment", "local", "NAME of the Environment (and prefix of its ConfigMap and Secret)")
+	f.StringVar(&opts.Endpoint, "endpoint", "", "the Swarm manager's Docker endpoint, unix:///... or tcp://host:port (default: DOCKER_HOST of the .env)")
+	f.StringVar(&opts.Namespace, "namespace", "", "Kubernetes namespace of the objects (default: none, kubectl's current one)")
+	f.BoolVar(&opts.AllowUnsupported, "allow-unsupported", false, "leave out, with a warning, the compose keys Kargo cannot express instead of failing")
 	return cmd
 }

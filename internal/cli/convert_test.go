@@ -50,12 +50,42 @@ func TestConvertCompose(t *testing.T) {
 	}
 }
 
+// TestConvertWorkspace runs kargo convert workspace end to end on the
+// workspaces of internal/compose/testdata: stdout is the YAML of the golden
+// file, stderr its warnings; the mistakes are all named, exit code 1.
+func TestConvertWorkspace(t *testing.T) {
+	dir := "../compose/testdata/workspace"
+	want, err := os.ReadFile(dir + "/workspace.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, warnings, _ := strings.Cut(string(want), "# warnings (stderr):\n")
+	stdout, stderr, code := run("convert", "workspace", dir, "--environment", "prod", "--namespace", "geo")
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
+	}
+	if stdout != yaml {
+		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, yaml)
+	}
+	if wantErr := strings.ReplaceAll(warnings, "#   ", "warning: "); stderr != wantErr {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, wantErr)
+	}
+
+	stdout, stderr, code = run("convert", "workspace", "../compose/testdata/workspace-mistakes")
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "APPS_STACK is not set") || !strings.Contains(stderr, `DBS_STACK lists "mongo"`) {
+		t.Errorf("mistakes: code %d, stdout %q, stderr:\n%s", code, stdout, stderr)
+	}
+	if _, stderr, code = run("convert", "workspace"); code != 1 || !strings.Contains(stderr, "accepts 1 arg") {
+		t.Errorf("no DIR: code %d, stderr %q", code, stderr)
+	}
+}
+
 // TestCommands checks the command layout: help of each command, the
 // delegated render/catalog, completion, unknown commands.
 func TestCommands(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"manager", "--help"}, {"render", "--help"}, {"catalog", "-h"},
-		{"convert", "--help"}, {"convert", "compose", "--help"}, {"completion", "--help"},
+		{"convert", "--help"}, {"convert", "compose", "--help"}, {"convert", "workspace", "--help"}, {"completion", "--help"},
 	} {
 		stdout, stderr, code := run(args...)
 		if code != 0 || !strings.Contains(stdout, "Usage:") || !strings.Contains(stdout, "Examples:") || stderr != "" {

@@ -1,0 +1,83 @@
+package compose
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// renderWorkspace is what kargo convert workspace prints: the YAML, then
+// the warnings as comments; or the error.
+func renderWorkspace(opts WorkspaceOptions) string {
+	res, err := ConvertWorkspace(opts)
+	if err != nil {
+		return "# error:\n# " + strings.ReplaceAll(err.Error(), "\n", "\n# ") + "\n"
+	}
+	out, err := res.YAML()
+	if err != nil {
+		return "# error: " + err.Error() + "\n"
+	}
+	var b strings.Builder
+	b.Write(out)
+	if len(res.Warnings) > 0 {
+		b.WriteString("# warnings (stderr):\n")
+		for _, w := range res.Warnings {
+			b.WriteString("#   " + w + "\n")
+		}
+	}
+	return b.String()
+}
+
+func TestConvertWorkspace(t *testing.T) {
+	dir := filepath.Join("testdata", "workspace")
+	got := renderWorkspace(WorkspaceOptions{Dir: dir, Environment: "prod", Namespace: "geo"})
+	golden(t, filepath.Join(dir, "workspace.golden"), got)
+	for _, want := range []string{
+		"namespace: kargo-dbs", "namespace: kargo-tools", // the old Swarm stack names
+		"dependsOn:\n  - name: dbs",                      // STACKS order
+		"- name: mongodb\n", "- name: postgis\n", "- name: redis\n", // catalogue entries
+		"swarmName: kargo-back\n",                                      // the shared network, external
+		"name: postgis-password\n    secretKeyRef:\n      key: POSTGIS_ROOT_PASSWORD\n      name: prod-secrets",
+		"# POSTGIS_ROOT_PASSWORD: in Secret prod-secrets", // out of the ConfigMap
+		"value: http://10.0.0.5:2376",                     // the bash forms, evaluated
+		"key: REPORTER_TOKEN\n",                           // a credential in a converted file: a reference
+		"hostname: worker-1",
+		"tlsSecretRef:\n      name: prod-tls",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	// The credentials are in the Secret only.
+	for _, secret := range []string{"s3cr3t-postgis", "tok-123"} {
+		if n := strings.Count(got, secret); n != 1 {
+			t.Errorf("credential %q appears %d times, want once (in the Secret)", secret, n)
+		}
+	}
+}
+
+func TestConvertWorkspaceMistakes(t *testing.T) {
+	_, err := ConvertWorkspace(WorkspaceOptions{Dir: filepath.Join("testdata", "workspace-mistakes")})
+	var we *WorkspaceError
+	if !errors.As(err, &we) {
+		t.Fatalf("want a WorkspaceError, got %v", err)
+	}
+	for _, want := range []string{
+		`STACKS lists "apps", but APPS_STACK is not set`,
+		`DBS_STACK lists "mongo": there is no catalogue entry of that name (did you mean mongo-express, mongodb or mongodb-exporter? kargo catalog lists them)`,
+		`DBS_STACK lists "postgis": its secret postgis-password takes its value from POSTGIS_ROOT_PASSWORD, which is not set`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if len(we.Problems) != 3 {
+		t.Errorf("want 3 problems, got %d:\n%v", len(we.Problems), err)
+	}
+
+	_, err = ConvertWorkspace(WorkspaceOptions{Dir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), ".env") {
+		t.Errorf("a directory without .env: want an error naming .env, got %v", err)
+	}
+}
