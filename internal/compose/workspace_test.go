@@ -35,9 +35,9 @@ func TestConvertWorkspace(t *testing.T) {
 	golden(t, filepath.Join(dir, "workspace.golden"), got)
 	for _, want := range []string{
 		"namespace: kargo-dbs", "namespace: kargo-tools", // the old Swarm stack names
-		"dependsOn:\n  - name: dbs",                      // STACKS order
+		"dependsOn:\n  - name: dbs",                                 // STACKS order
 		"- name: mongodb\n", "- name: postgis\n", "- name: redis\n", // catalogue entries
-		"swarmName: kargo-back\n",                                      // the shared network, external
+		"swarmName: kargo-back\n", // the shared network, external
 		"name: postgis-password\n    secretKeyRef:\n      key: POSTGIS_ROOT_PASSWORD\n      name: prod-secrets",
 		"# POSTGIS_ROOT_PASSWORD: in Secret prod-secrets", // out of the ConfigMap
 		"value: http://10.0.0.5:2376",                     // the bash forms, evaluated
