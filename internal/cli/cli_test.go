@@ -21,6 +21,7 @@ var secretValues = []string{
 	"metar-s3cret-pw",        // env.yaml, stringData
 	"hidden-sub.example.net", // errors/secret-in-string.yaml
 	"hidden-pw",              // errors/secret-dotenv.yaml
+	"unused-t0ken-value",     // unused.yaml
 }
 
 // golden compares got with testdata/<name>.golden, rewriting it with -update.
@@ -125,6 +126,51 @@ func TestRender(t *testing.T) {
 				name = tc.name
 			}
 			golden(t, name, []byte(out))
+		})
+	}
+}
+
+// TestRenderWarnUnused: --warn-unused names, on one stderr line per
+// Environment, the variables it sets that no Stack of it reads, sorted and
+// without values; --stack still counts the Environment's other Stacks; the
+// output is the same as without the flag.
+func TestRenderWarnUnused(t *testing.T) {
+	const warning = "kargo render: warning: Environment unused: 4 variable(s) set but read by no catalog entry or patch of its Stacks: APP_STACK, BASE_TAG, OLD_API_TOKEN, REDIS_TAGG\n"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // stderr
+	}{
+		{"every Stack", []string{"-f", "unused.yaml", "--warn-unused"}, warning},
+		// MONGODB_TAG is read by the Stack mongo, not rendered but counted.
+		{"one Stack", []string{"-f", "unused.yaml", "--warn-unused", "--stack", "cache"}, warning},
+		{"without the flag", []string{"-f", "unused.yaml"}, ""},
+		{"nothing unused", []string{"-f", "env.yaml", "-f", "stack.yaml", "--env-file", "extra.env", "--warn-unused"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, err := render(t, tc.args, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stderr != tc.want {
+				t.Errorf("stderr:\n got %q\nwant %q", stderr, tc.want)
+			}
+			noSecret(t, "stderr", stderr)
+			noSecret(t, "output", out)
+			var without []string
+			for _, a := range tc.args {
+				if a != "--warn-unused" {
+					without = append(without, a)
+				}
+			}
+			t.Chdir("..")
+			plain, _, err := render(t, without, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != plain || !strings.Contains(out, "kind: Service") {
+				t.Errorf("the output with --warn-unused differs from the output without it, or holds no Service:\n%s", out)
+			}
 		})
 	}
 }

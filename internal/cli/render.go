@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -23,6 +24,9 @@ func Render(args []string, stdout, stderr io.Writer) error {
 type renderOptions struct {
 	files, envFiles []string
 	stack           string
+	// warnUnused prints, for each Environment, the variables no Stack of it
+	// reads (names only).
+	warnUnused bool
 }
 
 // runRender prints the merged Services of the Stacks found in the files.
@@ -61,23 +65,34 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 	// Render everything before printing anything: an error leaves stdout
 	// empty rather than half a configuration.
 	variables := map[string]*overlay.Variables{}
-	var b bytes.Buffer
-	for _, stack := range stacks {
+	read := map[string][]string{} // by Environment: what its Stacks read
+	var envOrder []string
+	renderStack := func(stack *v1alpha1.Stack) (*overlay.Output, error) {
 		env, err := environmentOf(objs, stack)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		vars, ok := variables[env.Name]
 		if !ok {
 			vars, err = overlay.EnvironmentVariables(env, objs.getter(), extra...)
 			if err != nil {
-				return fmt.Errorf("Environment %s (%s): %w", env.Name, objs.envDocs[env.Name], err)
+				return nil, fmt.Errorf("Environment %s (%s): %w", env.Name, objs.envDocs[env.Name], err)
 			}
 			variables[env.Name] = vars
+			envOrder = append(envOrder, env.Name)
 		}
 		out, err := overlay.Render(overlay.Input{Stack: stack, Variables: vars, Defaults: env.Spec.Defaults})
 		if err != nil {
-			return fmt.Errorf("Stack %s (%s): %w", stack.Name, objs.stackDocs[stack.Name], err)
+			return nil, fmt.Errorf("Stack %s (%s): %w", stack.Name, objs.stackDocs[stack.Name], err)
+		}
+		read[env.Name] = append(read[env.Name], out.Read...)
+		return out, nil
+	}
+	var b bytes.Buffer
+	for _, stack := range stacks {
+		out, err := renderStack(stack)
+		if err != nil {
+			return err
 		}
 		manifests, err := overlay.Manifests(out.Services)
 		if err != nil {
@@ -86,8 +101,34 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 		b.Write(manifests)
 		writeConfigs(&b, stack, out)
 	}
-	_, err = stdout.Write(b.Bytes())
-	return err
+	if o.warnUnused {
+		// A variable is unused when no Stack of its Environment reads it:
+		// with --stack, the other Stacks of the files using the same
+		// Environment are rendered too (not printed).
+		for _, stack := range objs.stacks {
+			if slices.Contains(stacks, stack) {
+				continue
+			}
+			env, err := environmentOf(objs, stack)
+			if err != nil || variables[env.Name] == nil {
+				continue // another Environment: not checked
+			}
+			if _, err := renderStack(stack); err != nil {
+				return fmt.Errorf("--warn-unused: %w", err)
+			}
+		}
+	}
+	if _, err := stdout.Write(b.Bytes()); err != nil {
+		return err
+	}
+	if o.warnUnused {
+		for _, name := range envOrder {
+			if unused := variables[name].Unused(read[name]); len(unused) > 0 {
+				fmt.Fprintf(stderr, "kargo render: warning: Environment %s: %s\n", name, overlay.UnusedMessage(unused, math.MaxInt))
+			}
+		}
+	}
+	return nil
 }
 
 // writeConfigs ends a Stack's Services with a comment listing the config

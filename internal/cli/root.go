@@ -66,7 +66,7 @@ func runCommand(cmd *cobra.Command, args []string, stdout, stderr io.Writer) err
 
 func newRenderCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "render -f FILE [-f FILE]... [--env-file FILE]... [--stack NAME]",
+		Use:   "render -f FILE [-f FILE]... [--env-file FILE]... [--stack NAME] [--warn-unused]",
 		Short: "Print the merged Services of Stacks from local files, offline",
 		Long: `Prints the merged Services of Stacks as YAML, without a cluster: the catalog
 entries each Stack picks, its patches, images and replicas, the variables and
@@ -75,12 +75,14 @@ stdin) hold the Environment, the Stacks, and the ConfigMaps and Secrets the
 Environment's variablesFrom names. Values from Secrets are never printed.`,
 		Example: `  kargo render -f env.yaml -f stack.yaml
   kargo render -f env.yaml -f stack.yaml --env-file extra.env --stack tiles
+  kargo render -f env.yaml -f stack.yaml --warn-unused
   kubectl get environment,stack,configmap -o yaml | kargo render -f -`,
 	}
 	var o renderOptions
 	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "YAML FILE with Environment, Stack, ConfigMap and Secret manifests (repeatable; - for stdin)")
 	cmd.Flags().StringArrayVar(&o.envFiles, "env-file", nil, "a whole .env FILE of variables, read after the Environment's own sources: a later one wins (repeatable)")
 	cmd.Flags().StringVar(&o.stack, "stack", "", "render only the Stack NAME")
+	cmd.Flags().BoolVar(&o.warnUnused, "warn-unused", false, "warn on stderr, per Environment, of the variables it sets that no catalog entry or patch of its Stacks reads (names only)")
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(c *cobra.Command, _ []string) error { return runRender(o, c.OutOrStdout(), c.ErrOrStderr()) }
 	return cmd

@@ -82,16 +82,20 @@ type statement struct {
 }
 
 // loadDotenv reads a whole .env file. earlier resolves the variables of the
-// earlier sources.
-func loadDotenv(content string, earlier func(string) (string, bool)) (map[string]string, error) {
-	values := map[string]string{}
-	lookup := func(name string) (string, bool) {
-		if v, ok := values[name]; ok {
-			return v, true
-		}
-		return earlier(name)
-	}
+// earlier sources. refs lists, for each variable set, the variables its
+// statement referenced (in this file or an earlier source), as written: what
+// its value depends on.
+func loadDotenv(content string, earlier func(string) (string, bool)) (values map[string]string, refs map[string][]string, err error) {
+	values, refs = map[string]string{}, map[string][]string{}
 	for _, st := range splitStatements(strings.TrimPrefix(content, "\uFEFF")) {
+		var referenced []string
+		lookup := func(name string) (string, bool) {
+			referenced = append(referenced, name)
+			if v, ok := values[name]; ok {
+				return v, true
+			}
+			return earlier(name)
+		}
 		sh := &shell{lookup: lookup, line: st.line, dquoted: st.quote == '"'}
 		chunk := st.head
 		if !st.raw {
@@ -99,7 +103,7 @@ func loadDotenv(content string, earlier func(string) (string, bool)) (map[string
 			if st.quote != '\'' {
 				var err error
 				if value, err = sh.rewrite(value); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			chunk = st.head + value + st.tail
@@ -109,13 +113,14 @@ func loadDotenv(content string, earlier func(string) (string, bool)) (map[string
 		// (dotenv itself would prefer the earlier sources).
 		parsed, err := dotenv.UnmarshalWithLookup(chunk+"\n", sh.mapping)
 		if err != nil {
-			return nil, dotenvParseError(err, st.line)
+			return nil, nil, dotenvParseError(err, st.line)
 		}
 		for k, v := range parsed {
 			values[k] = v
+			refs[k] = referenced
 		}
 	}
-	return values, nil
+	return values, refs, nil
 }
 
 var dotenvLineNumber = regexp.MustCompile(`^line \d+: `)

@@ -28,7 +28,7 @@ type DataGetter func(name string, secret bool) (map[string]string, error)
 func EnvironmentVariables(env *v1alpha1.Environment, get DataGetter, extra ...Source) (*Variables, error) {
 	var sources []Source
 	if host := env.Spec.Endpoint.Host; host != "" {
-		sources = append(sources, Source{Origin: "spec.endpoint.host", Values: map[string]string{"DOCKER_HOST": host}})
+		sources = append(sources, Source{Origin: "spec.endpoint.host", Values: map[string]string{"DOCKER_HOST": host}, builtin: true})
 	}
 	sources = append(sources, Source{Origin: "spec.variables", Values: env.Spec.Variables})
 	for i, from := range env.Spec.VariablesFrom {

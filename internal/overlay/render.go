@@ -57,6 +57,10 @@ type Output struct {
 	// Configs are the default config files of the picked entries (from
 	// their configMapGenerator), by the name their Services mount them with.
 	Configs map[string][]byte
+	// Read lists, sorted, the variables the render looked up (set or not):
+	// what the entries and the Stack's patches read. Variables.Unused
+	// takes them, merged over the Stacks of an Environment.
+	Read []string
 }
 
 // Render merges the catalog entries picked by the Stack with its patches,
@@ -69,6 +73,7 @@ func Render(in Input) (*Output, error) {
 	if len(stack.Spec.Services) == 0 {
 		return out, nil
 	}
+	vars := in.Variables.recorder()
 	mem := filesys.MakeFsInMemory()
 	var resources []string
 	for i, picked := range stack.Spec.Services {
@@ -127,7 +132,7 @@ func Render(in Input) (*Output, error) {
 			}
 			out.Configs[name] = data
 		case "Service":
-			if err := substitute(obj, in.Variables); err != nil {
+			if err := substitute(obj, vars); err != nil {
 				return nil, fmt.Errorf("service %s: %w", res.GetName(), err)
 			}
 			splitConstraints(obj)
@@ -157,6 +162,7 @@ func Render(in Input) (*Output, error) {
 		out.Services = append(out.Services, svc)
 	}
 	sort.Slice(out.Services, func(i, j int) bool { return out.Services[i].Name < out.Services[j].Name })
+	out.Read = vars.reads()
 	return out, nil
 }
 

@@ -28,6 +28,9 @@ type Source struct {
 	// printed, and may only reach a Service as a whole env value, which then
 	// becomes a valueFrom reference to the Secret key (key/value Secrets).
 	SecretName string
+	// builtin marks a source Kargo adds itself (DOCKER_HOST from the
+	// endpoint): not set by the user, never reported unused.
+	builtin bool
 }
 
 // Variables are the resolved variables of an Environment.
@@ -36,6 +39,13 @@ type Variables struct {
 	// secretKeys maps a Secret-sourced variable to its Secret and key; the
 	// key is empty when the variable came from a .env file in a Secret.
 	secretKeys map[string]SecretKey
+	// user holds the variables set by a source of the user (not builtin).
+	user map[string]bool
+	// refs lists, for a variable set by a .env line, the variables its
+	// line referenced: what its value depends on.
+	refs map[string][]string
+	// read, when not nil, records every name looked up (see recorder).
+	read map[string]bool
 }
 
 // SecretKey locates a Secret-sourced variable.
@@ -43,7 +53,7 @@ type SecretKey struct{ Secret, Key string }
 
 // NewVariables resolves sources in order.
 func NewVariables(sources ...Source) (*Variables, error) {
-	v := &Variables{values: map[string]string{}, secretKeys: map[string]SecretKey{}}
+	v := &Variables{values: map[string]string{}, secretKeys: map[string]SecretKey{}, user: map[string]bool{}, refs: map[string][]string{}}
 	for _, src := range sources {
 		values := src.Values
 		if src.Dotenv != nil {
@@ -56,7 +66,7 @@ func NewVariables(sources ...Source) (*Variables, error) {
 				}
 				return v.Lookup(name)
 			}
-			parsed, err := loadDotenv(*src.Dotenv, lookup)
+			parsed, refs, err := loadDotenv(*src.Dotenv, lookup)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", src.Origin, dotenvError(err, src.SecretName != ""))
 			}
@@ -64,9 +74,14 @@ func NewVariables(sources ...Source) (*Variables, error) {
 				return nil, fmt.Errorf("%s: reads variable %s, which comes from Secret %s: a plain .env cannot copy a Secret value", src.Origin, copied[0], v.secretKeys[copied[0]].Secret)
 			}
 			values = parsed
+			maps.Copy(v.refs, refs)
 		}
 		for _, name := range slices.Sorted(maps.Keys(values)) {
 			v.values[name] = values[name]
+			v.user[name] = v.user[name] || !src.builtin
+			if src.Dotenv == nil {
+				delete(v.refs, name) // a plain value depends on nothing
+			}
 			delete(v.secretKeys, name)
 			if src.SecretName != "" {
 				key := name
@@ -82,14 +97,36 @@ func NewVariables(sources ...Source) (*Variables, error) {
 
 // Lookup returns a variable's value.
 func (v *Variables) Lookup(name string) (string, bool) {
+	if v.read != nil {
+		v.read[name] = true
+	}
 	value, ok := v.values[name]
 	return value, ok
 }
 
 // Secret tells whether a variable came from a Secret, and where.
 func (v *Variables) Secret(name string) (SecretKey, bool) {
+	if v.read != nil {
+		v.read[name] = true
+	}
 	k, ok := v.secretKeys[name]
 	return k, ok
+}
+
+// recorder returns the same variables, recording the names looked up
+// through it: what a render read. v itself records nothing.
+func (v *Variables) recorder() *Variables {
+	var rec Variables
+	if v != nil {
+		rec = *v
+	}
+	rec.read = map[string]bool{}
+	return &rec
+}
+
+// reads lists the names looked up through a recorder, sorted.
+func (v *Variables) reads() []string {
+	return slices.Sorted(maps.Keys(v.read))
 }
 
 // dotenvError keeps the line of an error but, for a Secret, drops whatever
