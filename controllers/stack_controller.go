@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -27,8 +25,8 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/depgraph"
+	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/metrics"
-	"github.com/kargo-io/kargo/internal/overlay"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
@@ -136,7 +134,7 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 		}
 	}()
 
-	stack.Status.Namespace = swarmNamespace(stack)
+	stack.Status.Namespace = desired.Namespace(stack)
 	if !stack.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, scope)
 	}
@@ -148,7 +146,7 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 
 func newStackScope(stack *kargov1.Stack) *stackScope {
 	s := &stackScope{
-		stack: stack, owner: stack.Namespace + "/" + stack.Name,
+		stack: stack, owner: desired.Owner(stack),
 		serviceErrors: map[string]error{}, waiting: map[string]string{},
 		desiredHashes: map[string]string{}, applied: map[string]bool{},
 		previous: map[string]kargov1.ServiceState{}, inventoried: map[string]bool{}, ensured: map[string]bool{},
@@ -255,13 +253,6 @@ func classifyError(err error) (reason string, stalled bool) {
 	}
 }
 
-func swarmNamespace(stack *kargov1.Stack) string {
-	if stack.Spec.Namespace != "" {
-		return stack.Spec.Namespace
-	}
-	return stack.Name
-}
-
 func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope) error {
 	env := &kargov1.Environment{}
 	key := types.NamespacedName{Namespace: s.stack.Namespace, Name: s.stack.Spec.EnvironmentRef.Name}
@@ -284,7 +275,7 @@ func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope)
 	}
 	s.env, s.engine = env, engine
 	s.objects = swarm.StackObjects{
-		Namespace: swarmNamespace(s.stack), Owner: s.owner,
+		Namespace: desired.Namespace(s.stack), Owner: s.owner,
 		Networks: map[string]string{}, Configs: map[string]swarm.ObjectRef{}, Secrets: map[string]swarm.ObjectRef{},
 	}
 	s.desired = map[string]map[string]bool{swarm.KindService: {}, swarm.KindNetwork: {}, swarm.KindConfig: {}, swarm.KindSecret: {}}
@@ -357,10 +348,7 @@ func (r *StackReconciler) listServiceObjects(ctx context.Context, s *stackScope)
 // rendered, dependencies first (then by name), and checks their dependsOn.
 func (r *StackReconciler) collectServices(_ context.Context, s *stackScope) error {
 	// Rendered Services come from this reconcile's render.
-	services := slices.DeleteFunc(slices.Clone(s.serviceObjects), func(svc kargov1.Service) bool {
-		return !svc.DeletionTimestamp.IsZero() || metav1.IsControlledBy(&svc, s.stack)
-	})
-	services = append(services, s.rendered...)
+	services := desired.Services(s.stack, s.serviceObjects, s.rendered)
 	byName := map[string]kargov1.Service{}
 	edges := map[string][]string{}
 	for _, svc := range services {
@@ -396,15 +384,15 @@ func (s *stackScope) labels(logicalName string) map[string]string {
 
 func (r *StackReconciler) reconcileNetworks(ctx context.Context, s *stackScope) error {
 	for _, n := range s.stack.Spec.Networks {
+		name := desired.NetworkName(s.objects.Namespace, n)
 		if n.External {
-			id, err := s.engine.ExternalNetwork(ctx, orDefault(n.SwarmName, n.Name))
+			id, err := s.engine.ExternalNetwork(ctx, name)
 			if err != nil {
 				return err
 			}
 			s.objects.Networks[n.Name] = id
 			continue
 		}
-		name := orDefault(n.SwarmName, swarm.ScopedName(s.objects.Namespace, n.Name))
 		labels := s.labels(n.Name)
 		for k, v := range n.Labels {
 			labels[k] = v
@@ -429,40 +417,23 @@ type sourceNotFoundError struct{ error }
 func (e sourceNotFoundError) Unwrap() error { return e.error }
 
 // reconcileFiles creates the current version of every config and secret.
+// Config files of catalog entries are replaced by a config of the Stack
+// with the same name (see desired.Files).
 func (r *StackReconciler) reconcileFiles(ctx context.Context, s *stackScope) error {
-	for _, c := range s.stack.Spec.Configs {
-		data, err := r.sourceKey(ctx, s.stack.Namespace, c.ConfigMapKeyRef, false)
-		if err != nil {
-			return fmt.Errorf("config %s: %w", c.Name, err)
-		}
-		ref, err := r.ensureFile(ctx, s, swarm.KindConfig, c.Name, data)
-		if err != nil {
-			return err
-		}
-		s.objects.Configs[c.Name] = ref
+	files, err := desired.Files(s.stack, s.renderedConfigs, r.keyReader(ctx, s.stack.Namespace))
+	if err != nil {
+		return err
 	}
-	// Config files of catalog entries, unless the Stack declares a config
-	// of the same name: the user's file replaces the default one.
-	for _, name := range slices.Sorted(maps.Keys(s.renderedConfigs)) {
-		if slices.ContainsFunc(s.stack.Spec.Configs, func(c kargov1.StackConfig) bool { return c.Name == name }) {
-			continue
-		}
-		ref, err := r.ensureFile(ctx, s, swarm.KindConfig, name, s.renderedConfigs[name])
+	for _, f := range files {
+		ref, err := r.ensureFile(ctx, s, f.Kind, f.Name, f.Data)
 		if err != nil {
 			return err
 		}
-		s.objects.Configs[name] = ref
-	}
-	for _, sec := range s.stack.Spec.Secrets {
-		data, err := r.sourceKey(ctx, s.stack.Namespace, sec.SecretKeyRef, true)
-		if err != nil {
-			return fmt.Errorf("secret %s: %w", sec.Name, err)
+		if f.Kind == swarm.KindConfig {
+			s.objects.Configs[f.Name] = ref
+		} else {
+			s.objects.Secrets[f.Name] = ref
 		}
-		ref, err := r.ensureFile(ctx, s, swarm.KindSecret, sec.Name, data)
-		if err != nil {
-			return err
-		}
-		s.objects.Secrets[sec.Name] = ref
 	}
 	return nil
 }
@@ -504,20 +475,22 @@ func (r *StackReconciler) sourceData(ctx context.Context, namespace, name string
 	return data, nil
 }
 
-// sourceKey reads one key of a ConfigMap or Secret.
-func (r *StackReconciler) sourceKey(ctx context.Context, namespace string, sel kargov1.KeySelector, secret bool) ([]byte, error) {
-	data, err := r.sourceData(ctx, namespace, sel.Name, secret)
-	if err != nil {
-		return nil, sourceNotFoundError{err}
+// keyReader reads one key of a ConfigMap or Secret of a namespace.
+func (r *StackReconciler) keyReader(ctx context.Context, namespace string) desired.KeyReader {
+	return func(sel kargov1.KeySelector, secret bool) ([]byte, error) {
+		data, err := r.sourceData(ctx, namespace, sel.Name, secret)
+		if err != nil {
+			return nil, sourceNotFoundError{err}
+		}
+		if v, ok := data[sel.Key]; ok {
+			return v, nil
+		}
+		kind := "ConfigMap"
+		if secret {
+			kind = "Secret"
+		}
+		return nil, sourceNotFoundError{fmt.Errorf("%s %s has no key %q", kind, sel.Name, sel.Key)}
 	}
-	if v, ok := data[sel.Key]; ok {
-		return v, nil
-	}
-	kind := "ConfigMap"
-	if secret {
-		kind = "Secret"
-	}
-	return nil, sourceNotFoundError{fmt.Errorf("%s %s has no key %q", kind, sel.Name, sel.Key)}
 }
 
 // reconcileServices applies every Service, dependencies first. A service
@@ -570,16 +543,14 @@ func (r *StackReconciler) reconcileServices(ctx context.Context, s *stackScope) 
 }
 
 func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *kargov1.Service) error {
-	env, err := r.resolveEnv(ctx, svc)
+	env, err := desired.Env(svc, r.keyReader(ctx, svc.Namespace))
 	if err != nil {
 		return err
 	}
 	objs := s.objects
 	objs.Env = env
 	// The Environment's defaults are the lowest layer of every Service.
-	withDefaults := svc.DeepCopy()
-	overlay.ApplyDefaults(&withDefaults.Spec, s.env.Spec.Defaults)
-	spec, err := swarm.ServiceSpec(withDefaults, objs)
+	spec, err := desired.ServiceSpec(svc, s.env.Spec.Defaults, objs)
 	if err != nil {
 		return invalidSpecError{fmt.Errorf("service %s: %w", svc.Name, err)}
 	}
@@ -595,30 +566,6 @@ func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *
 	s.applied[svc.Name] = res.Change == swarm.Created || res.Change == swarm.Updated
 	r.recordChange(ctx, s, res.Change, swarm.KindService, spec.Name, res.Drift)
 	return nil
-}
-
-// resolveEnv reads the values of env entries that use valueFrom.
-func (r *StackReconciler) resolveEnv(ctx context.Context, svc *kargov1.Service) (map[string]string, error) {
-	out := map[string]string{}
-	for i, e := range svc.Spec.Env {
-		if e.ValueFrom == nil {
-			continue
-		}
-		var (
-			data []byte
-			err  error
-		)
-		if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil {
-			data, err = r.sourceKey(ctx, svc.Namespace, *ref, false)
-		} else {
-			data, err = r.sourceKey(ctx, svc.Namespace, *e.ValueFrom.SecretKeyRef, true)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("service %s spec.env[%d] (%s): %w", svc.Name, i, e.Name, err)
-		}
-		out[e.Name] = string(data)
-	}
-	return out, nil
 }
 
 // recordChange counts a change and emits its event. Creating what the last

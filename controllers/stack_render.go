@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/overlay"
 )
 
@@ -29,18 +30,9 @@ func (e renderFailedError) Unwrap() error { return e.error }
 // created, updated, and deleted when no longer rendered. A failed render
 // changes nothing: the last good Services keep running.
 func (r *StackReconciler) renderServices(ctx context.Context, s *stackScope) error {
-	var out *overlay.Output
-	if len(s.stack.Spec.Services) > 0 {
-		vars, err := overlay.EnvironmentVariables(s.env, r.environmentData(ctx, s.env.Namespace))
-		if err != nil {
-			return renderFailedError{fmt.Errorf("environment %s: %w", s.env.Name, err)}
-		}
-		out, err = overlay.Render(overlay.Input{Stack: s.stack, Variables: vars, Defaults: s.env.Spec.Defaults})
-		if err != nil {
-			return renderFailedError{err}
-		}
-	} else {
-		out = &overlay.Output{}
+	out, err := desired.Render(s.stack, s.env, r.environmentData(ctx, s.env.Namespace))
+	if err != nil {
+		return renderFailedError{err}
 	}
 	rendered := map[string]bool{}
 	for i := range out.Services {

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/metrics"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
@@ -136,7 +137,7 @@ func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev sw
 		return
 	}
 	w.enqueueStacks(ctx, env, func(st kargov1.Stack) bool {
-		if strings.HasPrefix(ev.Name, swarmNamespace(&st)+"_") {
+		if strings.HasPrefix(ev.Name, desired.Namespace(&st)+"_") {
 			return true
 		}
 		// Shared networks have a name of their own (spec.networks[].swarmName).

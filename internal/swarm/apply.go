@@ -106,7 +106,7 @@ func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner
 		if err := checkOwner(KindService, spec.Name, live.Spec.Labels, owner); err != nil {
 			return ServiceResult{ID: live.ID}, err
 		}
-		drift := Diff(normalizeService(spec), normalizeService(live.Spec))
+		drift := Diff(Normalize(spec), Normalize(live.Spec))
 		if len(drift) == 0 {
 			return ServiceResult{ID: live.ID, Change: Unchanged}, nil
 		}
@@ -133,7 +133,7 @@ func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner
 // SpecHash identifies a desired service spec: the value of the spec-hash
 // label ApplyService puts on the service.
 func SpecHash(spec swarm.ServiceSpec) string {
-	return Hash(normalizeService(spec))
+	return Hash(Normalize(spec))
 }
 
 // ListServices returns the services the owner has on the Swarm.

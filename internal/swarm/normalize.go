@@ -11,10 +11,10 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
-// normalizeService returns the parts of a service spec Kargo manages, with
+// Normalize returns the parts of a service spec Kargo manages, with
 // what Swarm fills in by itself removed, as generic JSON. Desired and live
 // specs are equal when their normal forms are.
-func normalizeService(spec swarm.ServiceSpec) map[string]any {
+func Normalize(spec swarm.ServiceSpec) map[string]any {
 	data, err := json.Marshal(spec)
 	if err != nil {
 		panic(fmt.Sprintf("marshal service spec: %v", err))

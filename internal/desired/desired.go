@@ -1,0 +1,154 @@
+// Package desired computes what the Stack reconciler deploys on the Swarm
+// for a Stack, from its inputs alone: the Swarm namespace and owner, the
+// merged configuration, the Services, network names, config and secret
+// files, env values read through valueFrom, and each Service's Swarm spec.
+// The reconciler and kargo diff call the same functions, so a diff shows
+// what a reconcile would apply.
+package desired
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	dockerswarm "github.com/docker/docker/api/types/swarm"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/overlay"
+	"github.com/kargo-io/kargo/internal/swarm"
+)
+
+// Namespace is the Swarm stack namespace of a Stack: spec.namespace, else
+// its name.
+func Namespace(stack *v1alpha1.Stack) string {
+	if stack.Spec.Namespace != "" {
+		return stack.Spec.Namespace
+	}
+	return stack.Name
+}
+
+// Owner is the value of the owner label on the Swarm objects of a Stack.
+func Owner(stack *v1alpha1.Stack) string { return stack.Namespace + "/" + stack.Name }
+
+// NetworkName is the Swarm name of a network the Stack declares:
+// swarmName, else <namespace>_<name>.
+func NetworkName(namespace string, n v1alpha1.Network) string {
+	if n.SwarmName != "" {
+		return n.SwarmName
+	}
+	if n.External {
+		return n.Name
+	}
+	return swarm.ScopedName(namespace, n.Name)
+}
+
+// Render renders the catalog entries the Stack picks with its patches,
+// images and replicas and the Environment's variables (read through get)
+// and defaults. A Stack without entries renders nothing.
+func Render(stack *v1alpha1.Stack, env *v1alpha1.Environment, get overlay.DataGetter) (*overlay.Output, error) {
+	if len(stack.Spec.Services) == 0 {
+		return &overlay.Output{}, nil
+	}
+	vars, err := overlay.EnvironmentVariables(env, get)
+	if err != nil {
+		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
+	}
+	return overlay.Render(overlay.Input{Stack: stack, Variables: vars, Defaults: env.Spec.Defaults})
+}
+
+// Services are the Services a Stack deploys: the Service objects naming it
+// that it did not render (hand-written, and not being deleted), then the
+// ones it rendered.
+func Services(stack *v1alpha1.Stack, objects, rendered []v1alpha1.Service) []v1alpha1.Service {
+	services := slices.DeleteFunc(slices.Clone(objects), func(svc v1alpha1.Service) bool {
+		return !svc.DeletionTimestamp.IsZero() || metav1.IsControlledBy(&svc, stack)
+	})
+	return append(services, rendered...)
+}
+
+// KeyReader reads one key of a ConfigMap (secret false) or Secret (secret
+// true) of the Stack's namespace.
+type KeyReader func(sel v1alpha1.KeySelector, secret bool) ([]byte, error)
+
+// File is a config or secret a Stack deploys, by the name Services use.
+type File struct {
+	Kind string // swarm.KindConfig or swarm.KindSecret
+	Name string
+	Data []byte
+}
+
+// Files lists the configs and secrets of a Stack in the order they are
+// created: spec.configs, the config files of its catalog entries (sorted;
+// one of spec.configs with the same name replaces the entry's), then
+// spec.secrets.
+func Files(stack *v1alpha1.Stack, rendered map[string][]byte, read KeyReader) ([]File, error) {
+	var files []File
+	for _, c := range stack.Spec.Configs {
+		data, err := read(c.ConfigMapKeyRef, false)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", c.Name, err)
+		}
+		files = append(files, File{Kind: swarm.KindConfig, Name: c.Name, Data: data})
+	}
+	for _, name := range slices.Sorted(maps.Keys(rendered)) {
+		if slices.ContainsFunc(stack.Spec.Configs, func(c v1alpha1.StackConfig) bool { return c.Name == name }) {
+			continue
+		}
+		files = append(files, File{Kind: swarm.KindConfig, Name: name, Data: rendered[name]})
+	}
+	for _, sec := range stack.Spec.Secrets {
+		data, err := read(sec.SecretKeyRef, true)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", sec.Name, err)
+		}
+		files = append(files, File{Kind: swarm.KindSecret, Name: sec.Name, Data: data})
+	}
+	return files, nil
+}
+
+// Env reads the values of a Service's env entries that use valueFrom, by
+// env name.
+func Env(svc *v1alpha1.Service, read KeyReader) (map[string]string, error) {
+	out := map[string]string{}
+	for i, e := range svc.Spec.Env {
+		if e.ValueFrom == nil {
+			continue
+		}
+		var (
+			data []byte
+			err  error
+		)
+		if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil {
+			data, err = read(*ref, false)
+		} else {
+			data, err = read(*e.ValueFrom.SecretKeyRef, true)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("service %s spec.env[%d] (%s): %w", svc.Name, i, e.Name, err)
+		}
+		out[e.Name] = string(data)
+	}
+	return out, nil
+}
+
+// SecretEnv names the env entries of a Service whose value comes from a
+// Secret: their values in a Swarm spec are secret.
+func SecretEnv(svc *v1alpha1.Service) []string {
+	var names []string
+	for _, e := range svc.Spec.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			names = append(names, e.Name)
+		}
+	}
+	return names
+}
+
+// ServiceSpec is the Swarm spec of a Service: the Environment's defaults
+// as its lowest layer, converted with the Stack's objects (objs.Env holds
+// the valueFrom values, see Env).
+func ServiceSpec(svc *v1alpha1.Service, defaults *v1alpha1.ServiceDefaults, objs swarm.StackObjects) (dockerswarm.ServiceSpec, error) {
+	withDefaults := svc.DeepCopy()
+	overlay.ApplyDefaults(&withDefaults.Spec, defaults)
+	return swarm.ServiceSpec(withDefaults, objs)
+}
