@@ -108,8 +108,11 @@ func readOldVolumes(t *testing.T) ([]oldVolume, []newVolume) {
 var (
 	// wholeVariable is an old source that is one variable: a host directory.
 	wholeVariable = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`)
-	// prefixVariable is an old source "${VAR}name": the _VOLUME_PATH convention.
-	prefixVariable = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}([A-Za-z0-9][A-Za-z0-9_.-]*)$`)
+	// prefixVariable is an old source "${VAR}name": the _VOLUME_PATH
+	// convention; name may hold variables and <n> (see memberName).
+	prefixVariable = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}((?:[A-Za-z0-9_.-]|<n>|\$\{[A-Za-z_][A-Za-z0-9_]*\})+)$`)
+	// nameVariable is a variable in the name of an old volume.
+	nameVariable = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 	// volumeName is a plain named volume.
 	volumeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 	// catalogVariable is a catalogue bind source: ${VAR:-default} or ${VAR:?message}.
@@ -141,13 +144,40 @@ func (o oldVolume) want() (typ, why string, check func(source string) bool, err 
 		}, nil
 	}
 	if m := prefixVariable.FindStringSubmatch(o.source); m != nil {
-		name, volume := m[1], m[2]
-		if def, ok := o.defaults[name]; !ok || def != "" || len(o.defaults) != 1 {
+		name := m[1]
+		if def, ok := o.defaults[name]; !ok || def != "" {
 			return "", "", nil, fmt.Errorf("source %q: want defaults %s= (empty: a named volume by default), got %q", o.source, name, o.defaultsText)
+		}
+		volume, err := o.memberName(m[2], name)
+		if err != nil {
+			return "", "", nil, err
 		}
 		return "volume", fmt.Sprintf("%q (%s empty, its default)", volume, name), func(s string) bool { return s == volume }, nil
 	}
 	return "", "", nil, fmt.Errorf("source %q: want name, ${VAR} or ${VAR}name", o.source)
+}
+
+// memberName is how the catalogue writes the name of an old volume: each
+// ${VAR} as ${VAR:-default} with its default from the table, and <n>, the
+// index of a member of a template (mongors.yml.tpl wrote mongors0_data,
+// mongors1_data, ...), as ${MEMBER_INDEX}. prefix is the _VOLUME_PATH
+// variable before the name, whose default the table also holds.
+func (o oldVolume) memberName(name, prefix string) (string, error) {
+	vars := map[string]bool{prefix: true}
+	var err error
+	out := nameVariable.ReplaceAllStringFunc(name, func(ref string) string {
+		v := nameVariable.FindStringSubmatch(ref)[1]
+		vars[v] = true
+		def, ok := o.defaults[v]
+		if !ok || def == "" {
+			err = fmt.Errorf("source %q: variable %s of the volume name needs its non-empty default in the defaults column, got %q", o.source, v, o.defaultsText)
+		}
+		return "${" + v + ":-" + def + "}"
+	})
+	if len(vars) != len(o.defaults) {
+		return "", fmt.Errorf("source %q: defaults %q list variables the source does not use", o.source, o.defaultsText)
+	}
+	return strings.ReplaceAll(out, "<n>", "${"+MemberIndexVariable+"}"), err
 }
 
 // catalogMount is a mount of a catalogue Service, as written (unsubstituted).

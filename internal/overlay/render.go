@@ -119,6 +119,7 @@ func Render(in Input) (*Output, error) {
 	}
 
 	var services []map[string]any
+	template := map[string]string{} // member name -> name of its template
 	for _, res := range patched.Resources() {
 		obj, err := res.Map()
 		if err != nil {
@@ -132,11 +133,22 @@ func Render(in Input) (*Output, error) {
 			}
 			out.Configs[name] = data
 		case "Service":
-			if err := substitute(obj, vars); err != nil {
+			members, err := expandMembers(obj, vars)
+			if err != nil {
 				return nil, fmt.Errorf("service %s: %w", res.GetName(), err)
 			}
-			splitConstraints(obj)
-			services = append(services, obj)
+			for _, m := range members {
+				if err := substitute(m.obj, m.vars); err != nil {
+					return nil, fmt.Errorf("service %s: %w", res.GetName(), err)
+				}
+				splitConstraints(m.obj)
+				name := unstructuredString(m.obj, "metadata", "name")
+				if prev, dup := template[name]; dup {
+					return nil, fmt.Errorf("service %s: renders a Service named %s, as service %s does", res.GetName(), name, prev)
+				}
+				template[name] = res.GetName()
+				services = append(services, m.obj)
+			}
 		default:
 			return nil, fmt.Errorf("catalog: unexpected %s %s (entries hold Services and ConfigMaps)", res.GetKind(), res.GetName())
 		}
@@ -158,7 +170,7 @@ func Render(in Input) (*Output, error) {
 			svc.Labels = map[string]string{}
 		}
 		svc.Labels[v1alpha1.StackLabel] = stack.Name
-		svc.Labels[CatalogLabel] = Resolve(catalogOf(stack, svc.Name))
+		svc.Labels[CatalogLabel] = Resolve(catalogOf(stack, template[svc.Name]))
 		out.Services = append(out.Services, svc)
 	}
 	sort.Slice(out.Services, func(i, j int) bool { return out.Services[i].Name < out.Services[j].Name })

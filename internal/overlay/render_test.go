@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"flag"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/config/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -99,7 +101,21 @@ func TestCatalogEntries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(out.Services) != 1 || out.Services[0].Name != e.Name {
+			data, err := fs.ReadFile(catalog.FS, e.Name+"/service.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(data), MembersAnnotation+":") {
+				// a template: its members, each labelled with the entry
+				if len(out.Services) < 2 {
+					t.Fatalf("rendered %d services, want the members of template %s", len(out.Services), e.Name)
+				}
+				for _, svc := range out.Services {
+					if svc.Labels[CatalogLabel] != e.Name {
+						t.Errorf("member %s is labelled %s=%q, want %s", svc.Name, CatalogLabel, svc.Labels[CatalogLabel], e.Name)
+					}
+				}
+			} else if len(out.Services) != 1 || out.Services[0].Name != e.Name {
 				t.Fatalf("rendered %d services, want %s alone", len(out.Services), e.Name)
 			}
 			golden(t, "catalog/"+e.Name, printOutput(t, out))

@@ -182,6 +182,12 @@ func coerce(v any, path string, t reflect.Type) error {
 			if !ok || name == "" {
 				continue
 			}
+			if child == "" && parsedFromString(f.Type) {
+				// memory: ${MONGORS_MEMORY_LIMIT:-}, empty: unset, as
+				// compose reads an empty value.
+				delete(m, name)
+				continue
+			}
 			converted, err := scalar(child, join(path, name), f.Type)
 			if err != nil {
 				return err
@@ -221,6 +227,15 @@ func coerce(v any, path string, t reflect.Type) error {
 		}
 	}
 	return nil
+}
+
+// parsedFromString tells whether t (a Quantity, a Duration) decodes itself
+// from a string.
+func parsedFromString(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct && reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]())
 }
 
 // scalar converts one string to the number or boolean kind t wants, and a

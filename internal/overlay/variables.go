@@ -124,6 +124,20 @@ func (v *Variables) recorder() *Variables {
 	return &rec
 }
 
+// with returns the same variables with one more set (over any of that
+// name), recording into the same set of reads: a layer of the render's
+// own, never reported unused.
+func (v *Variables) with(name, value string) *Variables {
+	w := *v
+	w.values = maps.Clone(v.values)
+	w.values[name] = value
+	w.secretKeys = maps.Clone(v.secretKeys)
+	delete(w.secretKeys, name)
+	w.user = maps.Clone(v.user)
+	delete(w.user, name)
+	return &w
+}
+
 // reads lists the names looked up through a recorder, sorted.
 func (v *Variables) reads() []string {
 	return slices.Sorted(maps.Keys(v.read))
