@@ -276,7 +276,8 @@ func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope)
 	s.env, s.engine = env, engine
 	s.objects = swarm.StackObjects{
 		Namespace: desired.Namespace(s.stack), Owner: s.owner,
-		Networks: map[string]string{}, Configs: map[string]swarm.ObjectRef{}, Secrets: map[string]swarm.ObjectRef{},
+		Networks: map[string]string{}, NetworkNames: map[string]string{},
+		Configs: map[string]swarm.ObjectRef{}, Secrets: map[string]swarm.ObjectRef{},
 	}
 	s.desired = map[string]map[string]bool{swarm.KindService: {}, swarm.KindNetwork: {}, swarm.KindConfig: {}, swarm.KindSecret: {}}
 	return nil
@@ -385,6 +386,7 @@ func (s *stackScope) labels(logicalName string) map[string]string {
 func (r *StackReconciler) reconcileNetworks(ctx context.Context, s *stackScope) error {
 	for _, n := range s.stack.Spec.Networks {
 		name := desired.NetworkName(s.objects.Namespace, n)
+		s.objects.NetworkNames[n.Name] = name
 		if n.External {
 			id, err := s.engine.ExternalNetwork(ctx, name)
 			if err != nil {

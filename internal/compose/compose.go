@@ -200,6 +200,7 @@ func load(opts Options, is *issues) (map[string]any, *types.Project, error) {
 	// loader (LoadProject does): load the raw model from the loader itself.
 	rawLoad := []func(*loader.Options){func(o *loader.Options) {
 		o.SkipNormalization = true
+		o.SkipDefaultValues = true // what the user wrote, not compose-go's defaults
 		o.SetProjectName(opts.Stack, true)
 	}}
 	rawOpts, err := newOptions(rawLoad...)
@@ -219,7 +220,9 @@ func load(opts Options, is *issues) (map[string]any, *types.Project, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	projOpts, err := newOptions()
+	// env_file and bare names are resolved as docker does, by the
+	// converter (see environment).
+	projOpts, err := newOptions(func(o *loader.Options) { o.SkipResolveEnvironment = true })
 	if err != nil {
 		return nil, nil, err
 	}

@@ -70,8 +70,10 @@ func (c *converter) convertNetworks() {
 			if len(cfg.Labels) > 0 {
 				n.Labels = map[string]string(cfg.Labels)
 			}
+			// encrypted: "" is Kargo's encrypted: true; another value
+			// (encrypted: "true") is passed on as written, as docker does.
 			opts := maps.Clone(map[string]string(cfg.DriverOpts))
-			if _, enc := opts["encrypted"]; enc {
+			if v, enc := opts["encrypted"]; enc && v == "" {
 				n.Encrypted = true
 				delete(opts, "encrypted")
 			}

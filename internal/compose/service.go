@@ -3,13 +3,17 @@ package compose
 import (
 	"fmt"
 	"maps"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/google/shlex"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -36,8 +40,13 @@ func (c *converter) convertService(s types.ServiceConfig) (*v1alpha1.Service, er
 	spec.StackRef = v1alpha1.LocalObjectReference{Name: c.opts.Stack}
 	spec.Image = s.Image
 	// Kargo follows Kubernetes: command is the entrypoint, args the command.
-	spec.Command = []string(s.Entrypoint)
-	spec.Args = []string(s.Command)
+	var err error
+	if spec.Command, err = c.shellCommand(where, s.Name, "entrypoint", s.Entrypoint); err != nil {
+		return nil, err
+	}
+	if spec.Args, err = c.shellCommand(where, s.Name, "command", s.Command); err != nil {
+		return nil, err
+	}
 	spec.Hostname = s.Hostname
 	spec.User = s.User
 	spec.WorkingDir = s.WorkingDir
@@ -58,16 +67,22 @@ func (c *converter) convertService(s types.ServiceConfig) (*v1alpha1.Service, er
 		}
 	}
 
-	// environment (env_file entries and bare names already resolved by
-	// compose-go from the env files), sorted as docker sorts it.
-	for _, name := range slices.Sorted(maps.Keys(s.Environment)) {
-		v := s.Environment[name]
+	env, err := c.environment(where, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		v := env[name]
 		if v == nil {
 			c.is.unsupported("%s: environment %s: no value (not in the --env-file files): docker passes the bare name, Kargo cannot", where, name)
 			continue
 		}
 		spec.Env = append(spec.Env, v1alpha1.EnvVar{Name: name, Value: *v})
 	}
+	// docker sorts the NAME=value strings (A1=x before A=y).
+	slices.SortStableFunc(spec.Env, func(a, b v1alpha1.EnvVar) int {
+		return strings.Compare(a.Name+"="+a.Value, b.Name+"="+b.Value)
+	})
 
 	c.convertPorts(where, s, spec)
 	c.convertAttachments(where, s, spec)
@@ -78,6 +93,75 @@ func (c *converter) convertService(s types.ServiceConfig) (*v1alpha1.Service, er
 		return nil, err
 	}
 	return svc, nil
+}
+
+// shellCommand is a command or entrypoint as docker's loader makes it: a
+// string is split by github.com/google/shlex, which keeps && | ; as words
+// and drops a # comment (compose-go's shellwords stops at the first
+// operator); a list is taken as it is.
+func (c *converter) shellCommand(where, service, key string, parsed types.ShellCommand) ([]string, error) {
+	if str, ok := rawMap(c.raw, "services", service)[key].(string); ok {
+		words, err := shlex.Split(str)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", where, key, err)
+		}
+		return words, nil
+	}
+	return []string(parsed), nil
+}
+
+// environment resolves env_file and environment as docker's loader does
+// (resolveEnvironment of github.com/docker/cli/cli/compose/loader): each
+// env file is read line by line (github.com/docker/cli/pkg/kvfile), a value
+// kept as written (quotes and spaces included, no interpolation), a line
+// without = taking the variable's value (left out when unset); then the
+// environment entries override them. Where an entry (of a file or of
+// environment) has no value or an empty one, a set variable gives it.
+// Variables are those of the --env-file files.
+func (c *converter) environment(where string, s types.ServiceConfig) (types.MappingWithEquals, error) {
+	lookup := func(name string) (string, bool) {
+		v, ok := c.project.Environment[name]
+		return v, ok
+	}
+	env := types.MappingWithEquals{}
+	update := func(vars types.MappingWithEquals) {
+		for name, v := range vars {
+			if value, ok := lookup(name); (v == nil || *v == "") && ok {
+				env[name] = &value
+			} else {
+				env[name] = v
+			}
+		}
+	}
+	fromFiles := types.MappingWithEquals{}
+	for _, f := range s.EnvFiles {
+		file := f.Path
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(c.project.WorkingDir, file)
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("%s: env_file: %w", where, err)
+		}
+		for i, line := range strings.Split(strings.TrimPrefix(string(data), "\ufeff"), "\n") {
+			line = strings.TrimLeftFunc(strings.TrimSuffix(line, "\r"), unicode.IsSpace)
+			if line == "" || line[0] == '#' {
+				continue
+			}
+			name, value, hasValue := strings.Cut(line, "=")
+			if name == "" || strings.ContainsAny(name, " \t") {
+				return nil, fmt.Errorf("%s: env_file %s line %d: no valid variable name", where, relPath(file), i+1)
+			}
+			if hasValue {
+				fromFiles[name] = &value
+			} else if v, ok := lookup(name); ok {
+				fromFiles[name] = &v
+			}
+		}
+	}
+	update(fromFiles)
+	update(s.Environment)
+	return env, nil
 }
 
 func duration(d types.Duration) *metav1.Duration {
@@ -110,6 +194,8 @@ func (c *converter) convertPorts(where string, s types.ServiceConfig, spec *v1al
 		seen[key] = true
 		spec.Ports = append(spec.Ports, port)
 	}
+	// docker orders the ports by published port.
+	slices.SortStableFunc(spec.Ports, func(a, b v1alpha1.Port) int { return int(a.Published) - int(b.Published) })
 }
 
 // convertAttachments attaches the service to the Stack's networks; Kargo
@@ -161,7 +247,7 @@ func (c *converter) convertMounts(where string, s types.ServiceConfig, spec *v1a
 					m.VolumeOptions = opts
 				}
 			} else if v.Volume != nil && v.Volume.NoCopy {
-				m.VolumeOptions = &v1alpha1.VolumeOptions{NoCopy: true}
+				c.is.warn("%s: volume.nocopy: ignored by docker stack deploy for an anonymous volume, left out", w)
 			}
 		case types.VolumeTypeBind:
 			m.Type = "bind"
@@ -190,11 +276,11 @@ func quantity(bytes int64) *resource.Quantity {
 }
 
 func (c *converter) convertFileRefs(where string, s types.ServiceConfig, spec *v1alpha1.ServiceSpec) {
-	ref := func(r types.FileReferenceConfig, defaultDir string) v1alpha1.FileReference {
+	ref := func(r types.FileReferenceConfig) v1alpha1.FileReference {
 		f := v1alpha1.FileReference{Name: r.Source, UID: r.UID, GID: r.GID}
-		// docker's default target is the source name; Kargo's default is
-		// the same file (/<name>, /run/secrets/<name>).
-		if r.Target != "" && r.Target != r.Source && r.Target != path.Join(defaultDir, r.Source) {
+		// docker's default target is the source name, Kargo's too; any
+		// other target is passed as written, as docker does.
+		if r.Target != "" && r.Target != r.Source {
 			f.Target = r.Target
 		}
 		if r.Mode != nil {
@@ -205,18 +291,33 @@ func (c *converter) convertFileRefs(where string, s types.ServiceConfig, spec *v
 	}
 	for _, r := range s.Configs {
 		if c.configs[r.Source] {
-			spec.Configs = append(spec.Configs, ref(types.FileReferenceConfig(r), "/"))
+			spec.Configs = append(spec.Configs, ref(types.FileReferenceConfig(r)))
 		} else if _, declared := c.project.Configs[r.Source]; !declared {
 			c.is.unsupported("%s: configs: %q is not declared in the top-level configs", where, r.Source)
 		}
 	}
+	// compose-go gives a secret without target the target
+	// /run/secrets/<source>; docker leaves it empty (the source name).
+	written := map[string]bool{}
+	eachMap(rawMap(c.raw, "services", s.Name)["secrets"], func(_ int, m map[string]any) {
+		if src, ok := m["source"].(string); ok && m["target"] != nil {
+			written[src] = true
+		}
+	})
 	for _, r := range s.Secrets {
+		if !written[r.Source] {
+			r.Target = ""
+		}
 		if c.secrets[r.Source] {
-			spec.Secrets = append(spec.Secrets, ref(types.FileReferenceConfig(r), "/run/secrets"))
+			spec.Secrets = append(spec.Secrets, ref(types.FileReferenceConfig(r)))
 		} else if _, declared := c.project.Secrets[r.Source]; !declared {
 			c.is.unsupported("%s: secrets: %q is not declared in the top-level secrets", where, r.Source)
 		}
 	}
+	// docker orders them by Swarm name, <stack>_<source>.
+	byName := func(a, b v1alpha1.FileReference) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortStableFunc(spec.Configs, byName)
+	slices.SortStableFunc(spec.Secrets, byName)
 }
 
 func (c *converter) convertHealthcheck(where string, s types.ServiceConfig, spec *v1alpha1.ServiceSpec) {

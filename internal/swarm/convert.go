@@ -3,8 +3,9 @@ package swarm
 import (
 	"fmt"
 	"maps"
+	"math"
+	"math/big"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,11 @@ type StackObjects struct {
 	Owner string
 	// Networks maps a logical network name to the Swarm network ID.
 	Networks map[string]string
+	// NetworkNames maps a logical network name to the Swarm network's
+	// name: <namespace>_<name>, the swarmName, or the external network's
+	// name; one not listed is taken to be <namespace>_<name>. A service's
+	// attachments are ordered by it, as docker stack deploy orders them.
+	NetworkNames map[string]string
 	// Configs and Secrets map logical names to the Swarm object in use.
 	Configs map[string]ObjectRef
 	Secrets map[string]ObjectRef
@@ -65,7 +71,7 @@ func ServiceSpec(svc *kargov1.Service, objs StackObjects) (swarm.ServiceSpec, er
 	if err != nil {
 		return swarm.ServiceSpec{}, err
 	}
-	networks, err := convertNetworks(svc.Name, s.Networks, objs.Networks)
+	networks, err := convertNetworks(svc.Name, s.Networks, objs)
 	if err != nil {
 		return swarm.ServiceSpec{}, err
 	}
@@ -95,6 +101,9 @@ func ServiceSpec(svc *kargov1.Service, objs StackObjects) (swarm.ServiceSpec, er
 				Healthcheck:     healthcheck,
 				Configs:         configs,
 				Secrets:         secrets,
+				// docker stack deploy always sends an empty Privileges, which
+				// the engine keeps (NoNewPrivileges: false).
+				Privileges: &swarm.Privileges{},
 			},
 			Resources:     resources,
 			RestartPolicy: convertRestartPolicy(s.RestartPolicy),
@@ -183,11 +192,15 @@ func convertMounts(namespace string, in []kargov1.Mount) ([]mount.Mount, error) 
 					mt.VolumeOptions.DriverConfig = &mount.Driver{Name: o.Driver, Options: o.DriverOpts}
 				}
 			}
-			labels := map[string]string{kargov1.StackNamespaceLabel: namespace}
-			if mt.VolumeOptions == nil {
-				mt.VolumeOptions = &mount.VolumeOptions{}
+			// A named volume carries the stack label, as docker stack deploy
+			// gives it; an anonymous one (no source) does not.
+			if m.Source != "" {
+				labels := map[string]string{kargov1.StackNamespaceLabel: namespace}
+				if mt.VolumeOptions == nil {
+					mt.VolumeOptions = &mount.VolumeOptions{}
+				}
+				mt.VolumeOptions.Labels = withLabels(mt.VolumeOptions.Labels, labels)
 			}
-			mt.VolumeOptions.Labels = withLabels(mt.VolumeOptions.Labels, labels)
 		default:
 			return nil, fmt.Errorf("spec.mounts[%d]: unknown type %q", i, m.Type)
 		}
@@ -198,17 +211,18 @@ func convertMounts(namespace string, in []kargov1.Mount) ([]mount.Mount, error) 
 
 func fileMode(mode int32) os.FileMode { return os.FileMode(uint32(mode)) }
 
-func fileRef(kind string, i int, ref kargov1.FileReference, defaultDir string, objs map[string]ObjectRef) (ObjectRef, *swarm.ConfigReferenceFileTarget, error) {
+func fileRef(kind string, i int, ref kargov1.FileReference, objs map[string]ObjectRef) (ObjectRef, *swarm.ConfigReferenceFileTarget, error) {
 	obj, ok := objs[ref.Name]
 	if !ok {
 		return ObjectRef{}, nil, fmt.Errorf("spec.%s[%d]: %s %q is not declared in the Stack", kind, i, strings.TrimSuffix(kind, "s"), ref.Name)
 	}
+	// The target is passed as docker stack deploy passes it: the name by
+	// default, a relative path as it is. The engine puts a relative target
+	// under / for configs and /run/secrets for secrets, so the file lands
+	// where the API documents it.
 	target := ref.Target
-	switch {
-	case target == "":
-		target = path.Join(defaultDir, ref.Name)
-	case !path.IsAbs(target):
-		target = path.Join(defaultDir, target)
+	if target == "" {
+		target = ref.Name
 	}
 	uid, gid := ref.UID, ref.GID
 	if uid == "" {
@@ -227,7 +241,7 @@ func fileRef(kind string, i int, ref kargov1.FileReference, defaultDir string, o
 func convertConfigs(in []kargov1.FileReference, objs map[string]ObjectRef) ([]*swarm.ConfigReference, error) {
 	var out []*swarm.ConfigReference
 	for i, ref := range in {
-		obj, file, err := fileRef("configs", i, ref, "/", objs)
+		obj, file, err := fileRef("configs", i, ref, objs)
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +253,7 @@ func convertConfigs(in []kargov1.FileReference, objs map[string]ObjectRef) ([]*s
 func convertSecrets(in []kargov1.FileReference, objs map[string]ObjectRef) ([]*swarm.SecretReference, error) {
 	var out []*swarm.SecretReference
 	for i, ref := range in {
-		obj, file, err := fileRef("secrets", i, ref, "/run/secrets", objs)
+		obj, file, err := fileRef("secrets", i, ref, objs)
 		if err != nil {
 			return nil, err
 		}
@@ -251,19 +265,25 @@ func convertSecrets(in []kargov1.FileReference, objs map[string]ObjectRef) ([]*s
 	return out, nil
 }
 
-func convertNetworks(service string, in []kargov1.NetworkAttachment, ids map[string]string) ([]swarm.NetworkAttachmentConfig, error) {
+func convertNetworks(service string, in []kargov1.NetworkAttachment, objs StackObjects) ([]swarm.NetworkAttachmentConfig, error) {
 	var out []swarm.NetworkAttachmentConfig
+	names := map[string]string{} // ID -> Swarm name
 	for i, n := range in {
-		id, ok := ids[n.Name]
+		id, ok := objs.Networks[n.Name]
 		if !ok {
 			return nil, fmt.Errorf("spec.networks[%d]: network %q is not declared in the Stack", i, n.Name)
 		}
-		aliases := append([]string{service}, n.Aliases...)
+		// docker stack deploy appends the service name to the aliases.
+		aliases := append(slices.Clone(n.Aliases), service)
 		out = append(out, swarm.NetworkAttachmentConfig{Target: id, Aliases: aliases})
+		names[id] = objs.NetworkNames[n.Name]
+		if names[id] == "" {
+			names[id] = ScopedName(objs.Namespace, n.Name)
+		}
 	}
-	// Swarm keeps attachments sorted by target; sorting here keeps the
-	// desired spec equal to the live one.
-	slices.SortFunc(out, func(a, b swarm.NetworkAttachmentConfig) int { return strings.Compare(a.Target, b.Target) })
+	// docker stack deploy sorts the attachments by network name (and the
+	// engine then keeps that order with the names turned into IDs).
+	slices.SortFunc(out, func(a, b swarm.NetworkAttachmentConfig) int { return strings.Compare(names[a.Target], names[b.Target]) })
 	return out, nil
 }
 
@@ -295,16 +315,32 @@ func amounts(in *kargov1.ResourceAmounts, field string) (*swarm.Resources, error
 	}
 	out := &swarm.Resources{}
 	if in.CPUs != "" {
-		cpus, err := strconv.ParseFloat(in.CPUs, 64)
+		nano, err := nanoCPUs(in.CPUs)
 		if err != nil {
 			return nil, fmt.Errorf("spec.resources.%s.cpus: %w", field, err)
 		}
-		out.NanoCPUs = int64(cpus * 1e9)
+		out.NanoCPUs = nano
 	}
 	if in.Memory != nil {
 		out.MemoryBytes = in.Memory.Value()
 	}
 	return out, nil
+}
+
+// nanoCPUs parses a decimal number of CPUs exactly, as docker's
+// opts.ParseCPUs does: 0.3 is 300000000, where a float64 product gives
+// 299999999. A value finer than a nanoCPU is rounded to the nearest.
+func nanoCPUs(value string) (int64, error) {
+	cpus, ok := new(big.Rat).SetString(value)
+	if !ok {
+		return 0, fmt.Errorf("%q is not a number", value)
+	}
+	nano := cpus.Mul(cpus, big.NewRat(1e9, 1))
+	n, _ := nano.Float64()
+	if !nano.IsInt() {
+		return int64(math.Round(n)), nil
+	}
+	return nano.Num().Int64(), nil
 }
 
 func convertHealthcheck(in *kargov1.Healthcheck) *container.HealthConfig {

@@ -1,0 +1,524 @@
+package controllers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	dockerswarm "github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/volume"
+	. "github.com/onsi/gomega"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/compose"
+	"github.com/kargo-io/kargo/internal/swarm"
+)
+
+// dockerCLI is the docker CLI whose `docker stack deploy` is the reference
+// (28.x, built on github.com/docker/cli/cli/compose/convert).
+const dockerCLI = "/usr/local/bin/docker"
+
+// The labels each tool adds for itself, removed before comparing; every
+// other label must be equal.
+var (
+	// docker stack deploy records the image as written in the compose file
+	// (for --resolve-image changed) on each service.
+	dockerOwnLabels = map[string][]string{
+		"service": {"com.docker.stack.image"},
+	}
+	// Kargo marks what it owns and the hash of the desired spec;
+	// networks, configs and secrets also carry their logical name.
+	kargoOwnLabels = map[string][]string{
+		"service": {kargov1.OwnerLabel, kargov1.SpecHashLabel},
+		"network": {kargov1.OwnerLabel, kargov1.LogicalNameLabel},
+		"config":  {kargov1.OwnerLabel, kargov1.LogicalNameLabel},
+		"secret":  {kargov1.OwnerLabel, kargov1.LogicalNameLabel},
+	}
+)
+
+// The other differences that are by design, each mapped before comparing
+// rather than ignored:
+//   - names: everything docker names <dockerNS>_x Kargo names <kargoNS>_x,
+//     and the com.docker.stack.namespace label carries each namespace; both
+//     become <ns>_x and <ns>;
+//   - Kargo names a config or secret version <ns>_<name>-<hash of the
+//     data> (configs and secrets are immutable); the test checks the hash
+//     against the data, then compares the name without it;
+//   - IDs (network targets, config and secret IDs) are the Swarm's: a
+//     network target becomes the network's name, a config or secret ID is
+//     checked to be the object of that name and dropped;
+//   - what Swarm allocates for a network (IPAM subnets and gateways, the
+//     overlay VXLAN ID option) is not part of what either tool asked for.
+//
+// JSON nulls, empty strings, lists and objects are the same as absent to
+// the engine, so both sides drop them before comparing.
+
+// TestComposeEquivalence deploys the compose files of
+// testdata/equivalence with `docker stack deploy` and with Kargo (kargo
+// convert compose, apply, reconcile), inspects what each made on the
+// Swarm, and fails on every field that differs. The images do not exist:
+// the specs are compared, no task has to run. The two deployments run one
+// after the other because ingress ports are unique on a Swarm.
+func TestComposeEquivalence(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("testdata", "equivalence"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.yml"))
+	if err != nil || len(files) < 12 {
+		t.Fatalf("compose files in %s: %v (%d, want one per feature group)", dir, err, len(files))
+	}
+	sort.Strings(files) // 12-merge-a.yml before 12-merge-b.yml, as -c a -c b
+
+	suffix := utilrand.String(6)
+	dockerNS, kargoNS := "eqdocker-"+suffix, "eqkargo-"+suffix
+	ctx := context.Background()
+	g := NewWithT(t)
+
+	// The variables: the committed .env and the run's suffix, given to
+	// kargo convert as env files and to docker in its environment.
+	suffixEnv := filepath.Join(t.TempDir(), "suffix.env")
+	g.Expect(os.WriteFile(suffixEnv, []byte("EQ_SUFFIX="+suffix+"\n"), 0o600)).To(Succeed())
+	envFiles := []string{filepath.Join(dir, ".env"), suffixEnv}
+	vars, err := dotenv.Read(envFiles...)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// The external network of 08-networks.yml, removed after the Stack
+	// (cleanups run last registered first, and the fixture's comes next).
+	external := "eq-ext-" + suffix
+	_, err = docker.NetworkCreate(ctx, external, network.CreateOptions{Driver: "overlay", Scope: "swarm", Attachable: true})
+	g.Expect(err).NotTo(HaveOccurred(), "create the external network")
+	t.Cleanup(func() {
+		g := NewWithT(t)
+		g.Eventually(func() error {
+			if err := docker.NetworkRemove(ctx, external); err != nil && !swarm.IsNotFound(err) {
+				return err
+			}
+			return nil
+		}, timeout, poll).Should(Succeed(), "remove network %s", external)
+		removeVolumes(t, dockerNS+"_", kargoNS+"_")
+	})
+	f := newFixture(t)
+
+	// docker stack deploy.
+	t.Cleanup(func() { dockerStackRm(t, dockerNS) })
+	start := time.Now()
+	args := []string{"stack", "deploy", "--resolve-image", "never", "--detach=true"}
+	for _, file := range files {
+		args = append(args, "-c", file)
+	}
+	cmd := exec.CommandContext(ctx, dockerCLI, append(args, dockerNS)...)
+	cmd.Dir = dir
+	// Only the variables of the env files (and what the CLI needs): a
+	// variable of the test's own environment must not change the result.
+	cmd.Env = []string{"DOCKER_HOST=" + dockerHost, "DOCKER_CONFIG=" + t.TempDir()}
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		cmd.Env = append(cmd.Env, k+"="+vars[k])
+	}
+	out, err := cmd.CombinedOutput()
+	g.Expect(err).NotTo(HaveOccurred(), "docker stack deploy:\n%s", out)
+	t.Logf("docker stack deploy:\n%s", out)
+	want := snapshot(t, dockerNS, nil)
+	dockerStackRm(t, dockerNS)
+
+	// Kargo: convert, apply, reconcile.
+	res, err := compose.Convert(compose.Options{
+		Files: files, EnvFiles: envFiles, Stack: kargoNS, Environment: f.env.Name, Namespace: f.namespace,
+	})
+	g.Expect(err).NotTo(HaveOccurred(), "kargo convert compose")
+	for _, w := range res.Warnings {
+		t.Logf("kargo convert: warning: %s", w)
+	}
+	for _, cm := range res.ConfigMaps {
+		f.create(cm)
+	}
+	secretData := map[string][]byte{}
+	for _, s := range res.Secrets {
+		maps.Copy(secretData, s.Data)
+		f.create(s)
+	}
+	stack := res.Stack
+	f.create(stack)
+	for _, svc := range res.Services {
+		f.create(svc)
+	}
+	// Tasks cannot run (no image): wait until the Stack has applied the
+	// desired spec of every Service, as its status and the live labels say.
+	f.eventually(stack, func(g Gomega) {
+		g.Expect(stack.Status.Services).To(HaveLen(len(res.Services)))
+		for _, st := range stack.Status.Services {
+			g.Expect(st.ID).NotTo(BeEmpty(), "service %s: %s", st.Name, st.Message)
+			g.Expect(st.SpecHash).NotTo(BeEmpty(), "service %s: %s", st.Name, st.Message)
+			live, _, err := docker.ServiceInspectWithRaw(ctx, st.SwarmName, dockerswarm.ServiceInspectOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(live.Spec.Labels).To(HaveKeyWithValue(kargov1.SpecHashLabel, st.SpecHash), "service %s not at its desired spec", st.Name)
+		}
+	})
+	got := snapshot(t, kargoNS, secretData)
+	t.Logf("deployed and inspected both in %s", time.Since(start).Round(time.Millisecond))
+
+	// Compare, kind by kind, object by object, field by field.
+	fields, differences := 0, 0
+	for _, kind := range []string{"service", "network", "config", "secret"} {
+		names := map[string]bool{}
+		for name := range want[kind] {
+			names[name] = true
+		}
+		for name := range got[kind] {
+			names[name] = true
+		}
+		for _, name := range slices.Sorted(maps.Keys(names)) {
+			w, inDocker := want[kind][name]
+			k, inKargo := got[kind][name]
+			switch {
+			case !inKargo:
+				t.Errorf("%s %s: made by docker stack deploy, not by Kargo", kind, name)
+				differences++
+				continue
+			case !inDocker:
+				t.Errorf("%s %s: made by Kargo, not by docker stack deploy", kind, name)
+				differences++
+				continue
+			}
+			fields += countLeaves(w)
+			for _, d := range diffFields("", w, k) {
+				t.Errorf("%s %s: %s", kind, name, d)
+				differences++
+			}
+		}
+	}
+	t.Logf("compared %d services, %d networks, %d configs, %d secrets (%d fields): %d differences",
+		len(want["service"]), len(want["network"]), len(want["config"]), len(want["secret"]), fields, differences)
+	g.Expect(len(want["service"])).To(BeNumerically(">=", 12), "services deployed by docker")
+
+	// What Kargo made is stable: a reconcile finds every live service equal
+	// to its desired spec and writes nothing (no update loop).
+	engine := f.engine()
+	writes := engine.Writes()
+	f.requestReconcile(stack)
+	g.Expect(engine.Writes()-writes).To(BeZero(), "write calls during a no-op reconcile")
+
+	g.Expect(k8sDelete(f, stack)).To(Succeed())
+}
+
+// snapshot inspects the services, networks, configs and secrets of a
+// stack namespace, by kind and stack-scoped name, as generic JSON with the
+// tool's own labels removed and names mapped (see the comment above the
+// test). secretData holds the data of Kargo's secrets by logical name
+// (the Swarm never returns it); nil for docker's namespace.
+func snapshot(t *testing.T, ns string, secretData map[string][]byte) map[string]map[string]any {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	kargo := secretData != nil
+	own := dockerOwnLabels
+	if kargo {
+		own = kargoOwnLabels
+	}
+	byLabel := filters.NewArgs(filters.Arg("label", kargov1.StackNamespaceLabel+"="+ns))
+	out := map[string]map[string]any{"service": {}, "network": {}, "config": {}, "secret": {}}
+	// renamed maps Kargo's versioned config and secret names to the
+	// scoped name docker gives them.
+	renamed := map[string]string{}
+	descope := func(name string) string { return strings.TrimPrefix(name, ns+"_") }
+
+	// Networks: what the creator asked for, by name; every network's ID
+	// (the external one too) maps to its name for the service targets.
+	all, err := docker.NetworkList(ctx, network.ListOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	networkNames := map[string]string{}
+	for _, n := range all {
+		networkNames[n.ID] = n.Name
+	}
+	nets, err := docker.NetworkList(ctx, network.ListOptions{Filters: byLabel})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, n := range nets {
+		n, err := docker.NetworkInspect(ctx, n.ID, network.InspectOptions{Scope: "swarm"})
+		g.Expect(err).NotTo(HaveOccurred())
+		opts := maps.Clone(n.Options)
+		delete(opts, "com.docker.network.driver.overlay.vxlanid_list") // allocated by Swarm
+		spec := map[string]any{
+			"Driver": n.Driver, "Scope": n.Scope, "Internal": n.Internal, "Attachable": n.Attachable,
+			"Ingress": n.Ingress, "EnableIPv4": n.EnableIPv4, "EnableIPv6": n.EnableIPv6,
+			"IPAM":    map[string]any{"Driver": n.IPAM.Driver, "Options": n.IPAM.Options},
+			"Options": opts, "Labels": n.Labels,
+		}
+		out["network"][descope(n.Name)] = normalizeSpec(spec, ns, own["network"])
+	}
+
+	configs, err := docker.ConfigList(ctx, dockerswarm.ConfigListOptions{Filters: byLabel})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, c := range configs {
+		name := c.Spec.Name
+		if kargo {
+			logical := c.Spec.Labels[kargov1.LogicalNameLabel]
+			g.Expect(name).To(Equal(swarm.VersionedName(ns, logical, c.Spec.Data)), "config %s: name and data", name)
+			name = swarm.ScopedName(ns, logical)
+			renamed[c.Spec.Name] = name
+		}
+		spec := c.Spec
+		spec.Name = name
+		out["config"][descope(name)] = normalizeSpec(spec, ns, own["config"])
+	}
+	secrets, err := docker.SecretList(ctx, dockerswarm.SecretListOptions{Filters: byLabel})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, s := range secrets {
+		name := s.Spec.Name
+		if kargo {
+			logical := s.Spec.Labels[kargov1.LogicalNameLabel]
+			g.Expect(secretData).To(HaveKey(logical), "secret %s: no data converted", name)
+			g.Expect(name).To(Equal(swarm.VersionedName(ns, logical, secretData[logical])), "secret %s: name and data", name)
+			name = swarm.ScopedName(ns, logical)
+			renamed[s.Spec.Name] = name
+		}
+		spec := s.Spec
+		spec.Name = name
+		out["secret"][descope(name)] = normalizeSpec(spec, ns, own["secret"])
+	}
+
+	services, err := docker.ServiceList(ctx, dockerswarm.ServiceListOptions{Filters: byLabel})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, svc := range services {
+		spec := svc.Spec
+		cs := spec.TaskTemplate.ContainerSpec
+		g.Expect(cs).NotTo(BeNil(), "service %s has no container spec", spec.Name)
+		for i, n := range spec.TaskTemplate.Networks {
+			g.Expect(networkNames).To(HaveKey(n.Target), "service %s: network %s", spec.Name, n.Target)
+			spec.TaskTemplate.Networks[i].Target = networkNames[n.Target]
+		}
+		for _, c := range cs.Configs {
+			live, _, err := docker.ConfigInspectWithRaw(ctx, c.ConfigID)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(live.Spec.Name).To(Equal(c.ConfigName), "service %s: config ID %s", spec.Name, c.ConfigID)
+			c.ConfigID = ""
+			c.ConfigName = orDefault(renamed[c.ConfigName], c.ConfigName)
+		}
+		for _, s := range cs.Secrets {
+			live, _, err := docker.SecretInspectWithRaw(ctx, s.SecretID)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(live.Spec.Name).To(Equal(s.SecretName), "service %s: secret ID %s", spec.Name, s.SecretID)
+			s.SecretID = ""
+			s.SecretName = orDefault(renamed[s.SecretName], s.SecretName)
+		}
+		out["service"][descope(spec.Name)] = normalizeSpec(spec, ns, own["service"])
+	}
+	return out
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// normalizeSpec turns v into generic JSON without the labels in own (at
+// the top level: the object's own labels), with the namespace mapped to
+// <ns> in every string, and without empty values.
+func normalizeSpec(v any, ns string, own []string) any {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		panic(err)
+	}
+	if labels, ok := m["Labels"].(map[string]any); ok {
+		for _, l := range own {
+			delete(labels, l)
+		}
+	}
+	out := mapNamespace(m, ns)
+	dropEmpty(out)
+	return out
+}
+
+func mapNamespace(v any, ns string) any {
+	switch t := v.(type) {
+	case string:
+		if t == ns {
+			return "<ns>"
+		}
+		if rest, ok := strings.CutPrefix(t, ns+"_"); ok {
+			return "<ns>_" + rest
+		}
+		return t
+	case []any:
+		for i := range t {
+			t[i] = mapNamespace(t[i], ns)
+		}
+	case map[string]any:
+		for k, e := range t {
+			t[k] = mapNamespace(e, ns)
+		}
+	}
+	return v
+}
+
+// dropEmpty removes nulls, empty strings, lists and objects; it reports
+// whether v itself is empty.
+func dropEmpty(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return true
+	case string:
+		return t == ""
+	case []any:
+		for _, e := range t {
+			dropEmpty(e)
+		}
+		return len(t) == 0
+	case map[string]any:
+		for k, e := range t {
+			if dropEmpty(e) {
+				delete(t, k)
+			}
+		}
+		return len(t) == 0
+	}
+	return false
+}
+
+// diffFields lists every leaf where docker's value (a) and Kargo's (b)
+// differ, as "path: docker X, kargo Y", sorted.
+func diffFields(path string, a, b any) []string {
+	var out []string
+	am, aMap := a.(map[string]any)
+	bm, bMap := b.(map[string]any)
+	al, aList := a.([]any)
+	bl, bList := b.([]any)
+	switch {
+	case aMap && bMap:
+		for _, k := range slices.Sorted(maps.Keys(mergeKeys(am, bm))) {
+			out = append(out, diffFields(join(path, k), am[k], bm[k])...)
+		}
+	case aList && bList:
+		for i := range max(len(al), len(bl)) {
+			var x, y any
+			if i < len(al) {
+				x = al[i]
+			}
+			if i < len(bl) {
+				y = bl[i]
+			}
+			out = append(out, diffFields(fmt.Sprintf("%s[%d]", path, i), x, y)...)
+		}
+	case !reflect.DeepEqual(a, b):
+		out = append(out, fmt.Sprintf("%s: docker %s, kargo %s", path, show(a), show(b)))
+	}
+	return out
+}
+
+func mergeKeys(a, b map[string]any) map[string]bool {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func show(v any) string {
+	if v == nil {
+		return "(absent)"
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
+// countLeaves counts the scalar fields of v.
+func countLeaves(v any) int {
+	switch t := v.(type) {
+	case map[string]any:
+		n := 0
+		for _, e := range t {
+			n += countLeaves(e)
+		}
+		return n
+	case []any:
+		n := 0
+		for _, e := range t {
+			n += countLeaves(e)
+		}
+		return n
+	}
+	return 1
+}
+
+// dockerStackRm removes a docker stack and waits until none of its
+// services, networks, configs and secrets is left.
+func dockerStackRm(t *testing.T, ns string) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	cmd := exec.CommandContext(ctx, dockerCLI, "stack", "rm", ns)
+	cmd.Env = []string{"DOCKER_HOST=" + dockerHost, "DOCKER_CONFIG=" + t.TempDir()}
+	// A stack already removed is "Nothing found in stack" (the cleanup
+	// after the test's own removal).
+	if out, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(out), "Nothing found") {
+		t.Errorf("docker stack rm %s: %v: %s", ns, err, out)
+	}
+	byLabel := filters.NewArgs(filters.Arg("label", kargov1.StackNamespaceLabel+"="+ns))
+	g.Eventually(func(g Gomega) {
+		services, err := docker.ServiceList(ctx, dockerswarm.ServiceListOptions{Filters: byLabel})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(services).To(BeEmpty(), "services of %s", ns)
+		nets, err := docker.NetworkList(ctx, network.ListOptions{Filters: byLabel})
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, n := range nets {
+			// A network whose tasks were still detaching when docker
+			// tried is removed here.
+			_ = docker.NetworkRemove(ctx, n.ID)
+		}
+		g.Expect(nets).To(BeEmpty(), "networks of %s", ns)
+		configs, err := docker.ConfigList(ctx, dockerswarm.ConfigListOptions{Filters: byLabel})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(configs).To(BeEmpty(), "configs of %s", ns)
+		secrets, err := docker.SecretList(ctx, dockerswarm.SecretListOptions{Filters: byLabel})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(secrets).To(BeEmpty(), "secrets of %s", ns)
+	}, timeout, poll).Should(Succeed())
+}
+
+// removeVolumes removes the volumes whose names start with one of the
+// prefixes (tasks that ran would have made them).
+func removeVolumes(t *testing.T, prefixes ...string) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	g.Eventually(func(g Gomega) {
+		vols, err := docker.VolumeList(ctx, volume.ListOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, v := range vols.Volumes {
+			for _, p := range prefixes {
+				if strings.HasPrefix(v.Name, p) {
+					g.Expect(docker.VolumeRemove(ctx, v.Name, false)).To(Succeed())
+				}
+			}
+		}
+	}, timeout, poll).Should(Succeed())
+}
