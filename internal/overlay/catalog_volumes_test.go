@@ -152,7 +152,8 @@ func (o oldVolume) want() (typ, why string, check func(source string) bool, err 
 		if err != nil {
 			return "", "", nil, err
 		}
-		return "volume", fmt.Sprintf("%q (%s empty, its default)", volume, name), func(s string) bool { return s == volume }, nil
+		want := "${" + name + ":-}" + volume
+		return "auto", fmt.Sprintf("%q (the volume %s while %s is empty, its default; the bind mount of that directory when set)", want, volume, name), func(s string) bool { return s == want }, nil
 	}
 	return "", "", nil, fmt.Errorf("source %q: want name, ${VAR} or ${VAR}name", o.source)
 }
@@ -215,13 +216,13 @@ func catalogMounts(t *testing.T, entry string) []catalogMount {
 			source, _ := m["source"].(string)
 			target, _ := m["target"].(string)
 			if typ == "" {
-				typ = "volume" // the API's default
+				typ = "auto" // the render takes it from the substituted source
 			}
 			if strings.Contains(typ, "$") {
 				t.Errorf("entry %s, service %s: spec.mounts[%d].type %q is a variable", entry, r.GetName(), i, typ)
 				continue
 			}
-			if typ == "volume" || (typ == "bind" && strings.Contains(source, "$")) {
+			if typ == "volume" || typ == "auto" || (typ == "bind" && strings.Contains(source, "$")) {
 				out = append(out, catalogMount{service: r.GetName(), typ: typ, source: source, target: target})
 			}
 		}

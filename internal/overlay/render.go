@@ -138,7 +138,11 @@ func Render(in Input) (*Output, error) {
 				return nil, fmt.Errorf("service %s: %w", res.GetName(), err)
 			}
 			for _, m := range members {
+				untyped := untypedMounts(m.obj)
 				if err := substitute(m.obj, m.vars); err != nil {
+					return nil, fmt.Errorf("service %s: %w", res.GetName(), err)
+				}
+				if err := resolveMountTypes(m.obj, untyped); err != nil {
 					return nil, fmt.Errorf("service %s: %w", res.GetName(), err)
 				}
 				splitConstraints(m.obj)
