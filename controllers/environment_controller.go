@@ -14,9 +14,11 @@ import (
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -24,7 +26,10 @@ import (
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
-const tlsSecretIndex = ".spec.endpoint.tlsSecretRef.name"
+const (
+	tlsSecretIndex     = ".spec.endpoint.tlsSecretRef.name"
+	variablesFromIndex = ".spec.variablesFrom.name"
+)
 
 // EnvironmentReconciler connects to each Environment's Swarm and reports what it sees.
 type EnvironmentReconciler struct {
@@ -33,6 +38,10 @@ type EnvironmentReconciler struct {
 	Recorder record.EventRecorder
 	Engines  *Engines
 	Watchers *Watchers
+
+	// unusedReports remembers the unused variables last reported
+	// (environment_unused.go).
+	unusedReports unusedReports
 }
 
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments,verbs=get;list;watch;update;patch
@@ -74,6 +83,7 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}()
 
+	r.reportUnusedVariables(ctx, env)
 	info, err := r.connect(ctx, env)
 	if err != nil {
 		var epErr *EndpointError
@@ -139,6 +149,7 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov
 	cancel()
 	r.Watchers.Stop(client.ObjectKeyFromObject(env))
 	r.Engines.Forget(client.ObjectKeyFromObject(env))
+	r.unusedReports.forget(env.UID)
 	patch := client.MergeFrom(env.DeepCopy())
 	controllerutil.RemoveFinalizer(env, kargov1.Finalizer)
 	return ctrl.Result{}, r.Patch(ctx, env, patch)
@@ -196,8 +207,9 @@ func environmentInterval(env *kargov1.Environment) time.Duration {
 	return 10 * time.Minute
 }
 
-// SetupWithManager registers the controller; a change of a TLS Secret
-// reconciles the Environments that use it.
+// SetupWithManager registers the controller; a change of a TLS Secret, of
+// a ConfigMap or Secret of variablesFrom, or of a Stack's spec (what its
+// Stacks read) reconciles the Environments that use it.
 func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &kargov1.Environment{}, tlsSecretIndex, func(o client.Object) []string {
 		if ref := o.(*kargov1.Environment).Spec.Endpoint.TLSSecretRef; ref != nil {
@@ -207,14 +219,37 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &kargov1.Environment{}, variablesFromIndex, func(o client.Object) []string {
+		var names []string
+		for _, from := range o.(*kargov1.Environment).Spec.VariablesFrom {
+			if from.ConfigMapRef != nil {
+				names = append(names, from.ConfigMapRef.Name)
+			}
+			if from.SecretRef != nil {
+				names = append(names, from.SecretRef.Name)
+			}
+		}
+		return names
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kargov1.Environment{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.environmentsForSecret)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(variablesFromIndex))).
+		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOfStack), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Watchers.Environments, &handler.EnqueueRequestForObject{})).
 		Named("environment").
 		Complete(r)
 }
 
 func (r *EnvironmentReconciler) environmentsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	return listRequests(ctx, r, &kargov1.EnvironmentList{}, o.GetNamespace(), client.MatchingFields{tlsSecretIndex: o.GetName()})
+	return append(r.environmentsOf(tlsSecretIndex)(ctx, o), r.environmentsOf(variablesFromIndex)(ctx, o)...)
+}
+
+// environmentsOf maps an object to the Environments whose index names it.
+func (r *EnvironmentReconciler) environmentsOf(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		return listRequests(ctx, r, &kargov1.EnvironmentList{}, o.GetNamespace(), client.MatchingFields{index: o.GetName()})
+	}
 }

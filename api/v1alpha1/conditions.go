@@ -52,6 +52,9 @@ const (
 	SuspendedReason = "Suspended"
 	// DeletingReason: the object is being removed from the Swarm.
 	DeletingReason = "Deleting"
+	// UnusedVariablesReason (a Warning event of an Environment): it sets
+	// variables that no catalog entry or patch of its Stacks reads.
+	UnusedVariablesReason = "UnusedVariables"
 )
 
 // ServiceStackRefField is the field selector on a Service's stackRef
