@@ -451,47 +451,16 @@ func (r *StackReconciler) ensureFile(ctx context.Context, s *stackScope, kind, n
 	return ref, nil
 }
 
-// sourceData reads the data of a ConfigMap (BinaryData included) or a
-// Secret: what Stack configs and secrets, env valueFrom and Environment
-// variables are made of.
-func (r *StackReconciler) sourceData(ctx context.Context, namespace, name string, secret bool) (map[string][]byte, error) {
-	key := types.NamespacedName{Namespace: namespace, Name: name}
-	if secret {
-		var obj corev1.Secret
-		if err := r.Get(ctx, key, &obj); err != nil {
-			return nil, fmt.Errorf("Secret %s: %w", name, err)
-		}
-		return obj.Data, nil
-	}
-	var obj corev1.ConfigMap
-	if err := r.Get(ctx, key, &obj); err != nil {
-		return nil, fmt.Errorf("ConfigMap %s: %w", name, err)
-	}
-	data := make(map[string][]byte, len(obj.Data)+len(obj.BinaryData))
-	for k, v := range obj.BinaryData {
-		data[k] = v
-	}
-	for k, v := range obj.Data {
-		data[k] = []byte(v)
-	}
-	return data, nil
-}
-
-// keyReader reads one key of a ConfigMap or Secret of a namespace.
+// keyReader reads one key of a ConfigMap or Secret of a namespace; a
+// missing one is a sourceNotFoundError.
 func (r *StackReconciler) keyReader(ctx context.Context, namespace string) desired.KeyReader {
+	read := desired.Keys(ctx, r.Client, namespace)
 	return func(sel kargov1.KeySelector, secret bool) ([]byte, error) {
-		data, err := r.sourceData(ctx, namespace, sel.Name, secret)
+		data, err := read(sel, secret)
 		if err != nil {
 			return nil, sourceNotFoundError{err}
 		}
-		if v, ok := data[sel.Key]; ok {
-			return v, nil
-		}
-		kind := "ConfigMap"
-		if secret {
-			kind = "Secret"
-		}
-		return nil, sourceNotFoundError{fmt.Errorf("%s %s has no key %q", kind, sel.Name, sel.Key)}
+		return data, nil
 	}
 }
 

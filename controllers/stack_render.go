@@ -30,7 +30,7 @@ func (e renderFailedError) Unwrap() error { return e.error }
 // created, updated, and deleted when no longer rendered. A failed render
 // changes nothing: the last good Services keep running.
 func (r *StackReconciler) renderServices(ctx context.Context, s *stackScope) error {
-	out, err := desired.Render(s.stack, s.env, r.environmentData(ctx, s.env.Namespace))
+	out, err := desired.Render(s.stack, s.env, desired.Data(ctx, r.Client, s.env.Namespace))
 	if err != nil {
 		return renderFailedError{err}
 	}
@@ -45,24 +45,6 @@ func (r *StackReconciler) renderServices(ctx context.Context, s *stackScope) err
 	}
 	s.renderedConfigs = out.Configs
 	return r.deleteStaleRendered(ctx, s, rendered)
-}
-
-// environmentData reads ConfigMaps and Secrets of the Environment's namespace.
-func (r *StackReconciler) environmentData(ctx context.Context, namespace string) overlay.DataGetter {
-	return func(name string, secret bool) (map[string]string, error) {
-		data, err := r.sourceData(ctx, namespace, name, secret)
-		if apierrors.IsNotFound(err) {
-			return nil, overlay.ErrNotFound
-		}
-		if err != nil {
-			return nil, err
-		}
-		values := make(map[string]string, len(data))
-		for k, v := range data {
-			values[k] = string(v)
-		}
-		return values, nil
-	}
 }
 
 // applyRendered creates or updates one rendered Service. A Service of that

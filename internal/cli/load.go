@@ -58,6 +58,15 @@ func newObjects() *objects {
 // readFile reads one -f argument ("-" is stdin) into objs. Documents of
 // other kinds are skipped with a warning on stderr.
 func (objs *objects) readFile(name string, stderr io.Writer) error {
+	return eachDocument(name, func(doc document, head map[string]any, data []byte) error {
+		return objs.add(doc, head, data, stderr)
+	})
+}
+
+// eachDocument reads one -f argument ("-" is stdin) and calls fn with each
+// non-empty YAML document, decoded (head) and as written (data); errors
+// name the file, document and line.
+func eachDocument(name string, fn func(doc document, head map[string]any, data []byte) error) error {
 	var data []byte
 	var err error
 	if name == "-" {
@@ -80,7 +89,7 @@ func (objs *objects) readFile(name string, stderr io.Writer) error {
 		}
 		index++
 		doc := document{file: name, index: index, line: chunk.line}
-		if err := objs.add(doc, head, chunk.data, stderr); err != nil {
+		if err := fn(doc, head, chunk.data); err != nil {
 			return fmt.Errorf("%s: %w", doc, err)
 		}
 	}

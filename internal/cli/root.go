@@ -1,9 +1,10 @@
-// Package cli holds the kargo command (cobra): the manager, and the
-// subcommands that work offline, without a cluster or a Swarm: render,
-// catalog, convert, completion.
+// Package cli holds the kargo command (cobra): the manager, the
+// subcommands that work offline, without a cluster or a Swarm (render,
+// catalog, convert, completion), and diff.
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -12,7 +13,8 @@ import (
 )
 
 // Main runs the kargo command with args (without the program name) and
-// returns the exit code: 0 ok, 1 error. Without a subcommand, or with
+// returns the exit code: 0 ok, 1 error (kargo diff: 1 when something
+// differs, 2 on error). Without a subcommand, or with
 // flags only, it runs the manager, as the binary always did.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (len(args[0]) > 0 && args[0][0] == '-' && !slices.Contains([]string{"-h", "--help"}, args[0])) {
@@ -23,6 +25,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
+		var exit *exitError
+		if errors.As(err, &exit) {
+			if exit.err != nil {
+				fmt.Fprintln(stderr, "kargo:", exit.err)
+			}
+			return exit.code
+		}
 		fmt.Fprintln(stderr, "kargo:", err)
 		return 1
 	}
@@ -36,8 +45,9 @@ func NewRootCommand() *cobra.Command {
 		Short: "Kargo deploys service stacks onto Docker Swarm from Kubernetes",
 		Long: `Kargo is a Kubernetes operator deploying service stacks onto Docker Swarm.
 
-Without a subcommand it runs the manager (the controllers). The other
-subcommands work offline, without a cluster or a Swarm.`,
+Without a subcommand it runs the manager (the controllers). render, catalog
+and convert work offline, without a cluster or a Swarm; diff compares
+manifests with a cluster and its Swarms.`,
 		Example: `  # run the controllers against the current kubeconfig
   kargo manager --leader-elect
 
@@ -45,12 +55,15 @@ subcommands work offline, without a cluster or a Swarm.`,
   kargo render -f env.yaml -f stack.yaml
 
   # convert compose files to Kargo objects and apply them
-  kargo convert compose -f docker-compose.yml --stack geo | kubectl apply -f -`,
+  kargo convert compose -f docker-compose.yml --stack geo | kubectl apply -f -
+
+  # what applying manifests would change in the cluster and on the Swarm
+  kargo diff -f manifests/`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newManagerCommand(), newRenderCommand(), newCatalogCommand(), newConvertCommand(), newCompletionCommand())
+	root.AddCommand(newManagerCommand(), newRenderCommand(), newCatalogCommand(), newConvertCommand(), newDiffCommand(), newCompletionCommand())
 	return root
 }
 

@@ -7,12 +7,17 @@
 package desired
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/overlay"
@@ -151,4 +156,67 @@ func ServiceSpec(svc *v1alpha1.Service, defaults *v1alpha1.ServiceDefaults, objs
 	withDefaults := svc.DeepCopy()
 	overlay.ApplyDefaults(&withDefaults.Spec, defaults)
 	return swarm.ServiceSpec(withDefaults, objs)
+}
+
+// SourceData reads the data of a ConfigMap (BinaryData included) or a
+// Secret of a namespace: what Stack configs and secrets, env valueFrom and
+// Environment variables are made of.
+func SourceData(ctx context.Context, c client.Reader, namespace, name string, secret bool) (map[string][]byte, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	if secret {
+		var obj corev1.Secret
+		if err := c.Get(ctx, key, &obj); err != nil {
+			return nil, fmt.Errorf("Secret %s: %w", name, err)
+		}
+		return obj.Data, nil
+	}
+	var obj corev1.ConfigMap
+	if err := c.Get(ctx, key, &obj); err != nil {
+		return nil, fmt.Errorf("ConfigMap %s: %w", name, err)
+	}
+	data := make(map[string][]byte, len(obj.Data)+len(obj.BinaryData))
+	for k, v := range obj.BinaryData {
+		data[k] = v
+	}
+	for k, v := range obj.Data {
+		data[k] = []byte(v)
+	}
+	return data, nil
+}
+
+// Keys reads keys of ConfigMaps and Secrets of a namespace (SourceData).
+func Keys(ctx context.Context, c client.Reader, namespace string) KeyReader {
+	return func(sel v1alpha1.KeySelector, secret bool) ([]byte, error) {
+		data, err := SourceData(ctx, c, namespace, sel.Name, secret)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := data[sel.Key]; ok {
+			return v, nil
+		}
+		kind := "ConfigMap"
+		if secret {
+			kind = "Secret"
+		}
+		return nil, fmt.Errorf("%s %s has no key %q", kind, sel.Name, sel.Key)
+	}
+}
+
+// Data reads ConfigMaps and Secrets of a namespace for the Environment's
+// variables (SourceData); a missing one is overlay.ErrNotFound.
+func Data(ctx context.Context, c client.Reader, namespace string) overlay.DataGetter {
+	return func(name string, secret bool) (map[string]string, error) {
+		data, err := SourceData(ctx, c, namespace, name, secret)
+		if apierrors.IsNotFound(err) {
+			return nil, overlay.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		values := make(map[string]string, len(data))
+		for k, v := range data {
+			values[k] = string(v)
+		}
+		return values, nil
+	}
 }

@@ -1,0 +1,436 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	dockerswarm "github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/volume"
+	dockerclient "github.com/docker/docker/client"
+	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/controllers"
+	"github.com/kargo-io/kargo/internal/testenv"
+)
+
+// The kargo diff tests run against a real kube-apiserver (envtest) with the
+// manager reconciling onto the local Swarm of hack/swarm.sh. It starts on
+// the first test that needs it, so that the offline tests of the package
+// need neither; TestMain stops it and fails the run when the diff tests
+// left anything on the Swarm.
+
+// diffPrefix starts the namespaces of the diff tests, hence the owner label
+// of every Swarm object they make.
+const diffPrefix = "kd-"
+
+const (
+	diffTimeout = 3 * time.Minute
+	diffPoll    = 250 * time.Millisecond
+)
+
+type diffEnv struct {
+	k8s        client.Client
+	docker     *dockerclient.Client
+	dockerHost string
+	kubeconfig string
+	stop       func()
+}
+
+var (
+	diffEnvOnce    sync.Once
+	diffEnvStarted *diffEnv
+	diffEnvErr     error
+)
+
+// diffEnvironment starts envtest and the manager once for the package.
+func diffEnvironment(t *testing.T) *diffEnv {
+	t.Helper()
+	diffEnvOnce.Do(func() { diffEnvStarted, diffEnvErr = startDiffEnv() })
+	if diffEnvErr != nil {
+		t.Fatal(diffEnvErr)
+	}
+	return diffEnvStarted
+}
+
+func startDiffEnv() (*diffEnv, error) {
+	ctrl.SetLogger(zap.New(zap.Level(diffLogLevel())))
+	host, err := testenv.DockerHost()
+	if err != nil {
+		return nil, err
+	}
+	docker, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, err
+	}
+	env, cfg, err := testenv.StartAPIServer()
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig, err := testenv.WriteKubeconfig(env)
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: diffScheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err == nil {
+		err = controllers.SetupAll(mgr, &controllers.Engines{})
+	}
+	var k8s client.Client
+	if err == nil {
+		k8s, err = client.New(cfg, client.Options{Scheme: diffScheme})
+	}
+	if err != nil {
+		_ = env.Stop()
+		os.Remove(kubeconfig)
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
+	return &diffEnv{k8s: k8s, docker: docker, dockerHost: host, kubeconfig: kubeconfig, stop: func() {
+		cancel()
+		<-done
+		_ = env.Stop()
+		os.Remove(kubeconfig)
+		_ = docker.Close()
+	}}, nil
+}
+
+func diffLogLevel() zapcore.Level {
+	if os.Getenv("KARGO_TEST_LOGS") != "" {
+		return -1
+	}
+	return 2 // errors only
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e := diffEnvStarted; e != nil {
+		left, err := diffLeftovers(context.Background(), e.docker)
+		e.stop()
+		if err != nil || len(left) > 0 {
+			fmt.Fprintln(os.Stderr, "FAIL: the diff tests left objects on the Swarm:", strings.Join(left, ", "), err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// diffLeftovers lists the Swarm objects of the diff tests' namespaces:
+// services, networks, configs and secrets by owner label, volumes by name.
+func diffLeftovers(ctx context.Context, docker *dockerclient.Client) ([]string, error) {
+	owned := filters.NewArgs(filters.Arg("label", kargov1.OwnerLabel))
+	mine := func(labels map[string]string) bool { return strings.HasPrefix(labels[kargov1.OwnerLabel], diffPrefix) }
+	var left []string
+	services, err := docker.ServiceList(ctx, dockerswarm.ServiceListOptions{Filters: owned})
+	for _, s := range services {
+		if mine(s.Spec.Labels) {
+			left = append(left, "service "+s.Spec.Name)
+		}
+	}
+	networks, err2 := docker.NetworkList(ctx, network.ListOptions{Filters: owned})
+	for _, n := range networks {
+		if mine(n.Labels) {
+			left = append(left, "network "+n.Name)
+		}
+	}
+	configs, err3 := docker.ConfigList(ctx, dockerswarm.ConfigListOptions{Filters: owned})
+	for _, c := range configs {
+		if mine(c.Spec.Labels) {
+			left = append(left, "config "+c.Spec.Name)
+		}
+	}
+	secrets, err4 := docker.SecretList(ctx, dockerswarm.SecretListOptions{Filters: owned})
+	for _, s := range secrets {
+		if mine(s.Spec.Labels) {
+			left = append(left, "secret "+s.Spec.Name)
+		}
+	}
+	volumes, err5 := docker.VolumeList(ctx, volume.ListOptions{})
+	for _, v := range volumes.Volumes {
+		if strings.HasPrefix(v.Name, diffPrefix) {
+			left = append(left, "volume "+v.Name)
+		}
+	}
+	return left, errors.Join(err, err2, err3, err4, err5)
+}
+
+// diffFixture is one test's namespace and manifests directory; what it
+// creates is removed when the test ends.
+type diffFixture struct {
+	t         *testing.T
+	g         *WithT
+	e         *diffEnv
+	ctx       context.Context
+	namespace string
+	dir       string
+}
+
+func newDiffFixture(t *testing.T) *diffFixture {
+	e := diffEnvironment(t)
+	f := &diffFixture{t: t, g: NewWithT(t), e: e, ctx: context.Background(), namespace: diffPrefix + utilrand.String(6), dir: t.TempDir()}
+	f.g.Expect(e.k8s.Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})).To(Succeed())
+	t.Cleanup(f.cleanup)
+	return f
+}
+
+// cleanup deletes the Stacks (their finalizers clean the Swarm), the
+// Environments, the volumes of the namespace's stacks and the namespace.
+func (f *diffFixture) cleanup() {
+	g := NewWithT(f.t)
+	var stacks kargov1.StackList
+	g.Expect(f.e.k8s.List(f.ctx, &stacks, client.InNamespace(f.namespace))).To(Succeed())
+	for i := range stacks.Items {
+		g.Expect(client.IgnoreNotFound(f.e.k8s.Delete(f.ctx, &stacks.Items[i]))).To(Succeed())
+	}
+	g.Eventually(func(g Gomega) {
+		g.Expect(f.e.k8s.List(f.ctx, &stacks, client.InNamespace(f.namespace))).To(Succeed())
+		g.Expect(stacks.Items).To(BeEmpty())
+	}, diffTimeout, diffPoll).Should(Succeed())
+	g.Expect(f.e.k8s.DeleteAllOf(f.ctx, &kargov1.Environment{}, client.InNamespace(f.namespace))).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		var envs kargov1.EnvironmentList
+		g.Expect(f.e.k8s.List(f.ctx, &envs, client.InNamespace(f.namespace))).To(Succeed())
+		g.Expect(envs.Items).To(BeEmpty())
+	}, diffTimeout, diffPoll).Should(Succeed())
+	// Volumes outlive their Stacks by design; their containers may take a
+	// moment to go.
+	g.Eventually(func(g Gomega) {
+		vols, err := f.e.docker.VolumeList(f.ctx, volume.ListOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, v := range vols.Volumes {
+			if strings.HasPrefix(v.Name, f.namespace) {
+				g.Expect(f.e.docker.VolumeRemove(f.ctx, v.Name, false)).To(Succeed())
+			}
+		}
+	}, diffTimeout, diffPoll).Should(Succeed())
+	g.Expect(client.IgnoreNotFound(f.e.k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}))).To(Succeed())
+}
+
+// write writes a manifest file of the test's directory.
+func (f *diffFixture) write(name, content string) {
+	f.t.Helper()
+	f.g.Expect(os.WriteFile(filepath.Join(f.dir, name), []byte(content), 0o600)).To(Succeed())
+}
+
+// kubectl applies the test's directory as a user does.
+func (f *diffFixture) apply() {
+	f.t.Helper()
+	bin := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
+	out, err := exec.Command(bin, "--kubeconfig", f.e.kubeconfig, "apply", "-n", f.namespace, "-f", f.dir).CombinedOutput()
+	f.g.Expect(err).NotTo(HaveOccurred(), "kubectl apply: %s", out)
+}
+
+// diff runs kargo diff on the test's directory.
+func (f *diffFixture) diff(extra ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	args := append([]string{"diff", "-f", f.dir, "-n", f.namespace, "--kubeconfig", f.e.kubeconfig}, extra...)
+	code = Main(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// waitReconciled waits until the Stack is Ready for its generation with
+// services services ready.
+func (f *diffFixture) waitReconciled(name string, services int) {
+	f.t.Helper()
+	f.g.Eventually(func(g Gomega) {
+		stack := &kargov1.Stack{}
+		g.Expect(f.e.k8s.Get(f.ctx, client.ObjectKey{Namespace: f.namespace, Name: name}, stack)).To(Succeed())
+		g.Expect(stack.Status.ObservedGeneration).To(Equal(stack.Generation))
+		var ready *metav1.Condition
+		for i := range stack.Status.Conditions {
+			if stack.Status.Conditions[i].Type == kargov1.ReadyCondition {
+				ready = &stack.Status.Conditions[i]
+			}
+		}
+		g.Expect(ready).NotTo(BeNil())
+		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), ready.Message)
+		g.Expect(stack.Status.ReadyServices).To(Equal(fmt.Sprintf("%d/%d", services, services)))
+	}, diffTimeout, diffPoll).Should(Succeed())
+}
+
+// The Secret's values: neither may reach kargo diff's output, plain or in
+// base64.
+const (
+	diffSecretOld = "kd-s3cret-one"
+	diffSecretNew = "kd-s3cret-two"
+)
+
+func noDiffSecret(t *testing.T, text string) {
+	t.Helper()
+	for _, v := range []string{diffSecretOld, diffSecretNew} {
+		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
+			if strings.Contains(text, form) {
+				t.Errorf("kargo diff printed a Secret value (%q):\n%s", form, text)
+			}
+		}
+	}
+}
+
+// diffManifests are a user's files: an Environment, a Secret, a Stack
+// picking the redis catalog entry (on the local busybox) and a hand-written
+// Service reading the Secret into its env.
+func diffManifests(dockerHost, swarmNamespace, logLevel, secret string) map[string]string {
+	return map[string]string{
+		"env.yaml": fmt.Sprintf(`apiVersion: swarm.kargo.io/v1alpha1
+kind: Environment
+metadata: {name: local}
+spec:
+  endpoint: {host: %q}
+  variables: {DOMAIN: example.org}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db}
+stringData: {password: %s}
+`, dockerHost, secret),
+		"stack.yaml": fmt.Sprintf(`apiVersion: swarm.kargo.io/v1alpha1
+kind: Stack
+metadata: {name: apps}
+spec:
+  environmentRef: {name: local}
+  namespace: %s
+  networks: [{name: back}]
+  secrets: [{name: db-password, secretKeyRef: {name: db, key: password}}]
+  services: [{name: cache, catalog: redis}]
+  images: [{name: redis, newName: kargo.local/busybox, newTag: "1"}]
+  patches:
+  - target: {kind: Service, labelSelector: app.kubernetes.io/part-of=kargo-catalog}
+    patch: |
+      - op: add
+        path: /spec/command
+        value: [sh, -c, "touch /tmp/ok; exec sleep 3600"]
+      - op: replace
+        path: /spec/healthcheck
+        value: {test: [CMD, test, -f, /tmp/ok], interval: 1s, timeout: 1s, retries: 2}
+      - op: replace
+        path: /spec/stopGracePeriod
+        value: 1s
+---
+apiVersion: swarm.kargo.io/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  stackRef: {name: apps}
+  image: kargo.local/busybox:1
+  command: [sleep, "3600"]
+  stopGracePeriod: 1s
+  env:
+  - {name: LOG_LEVEL, value: %s}
+  - name: DB_PASSWORD
+    valueFrom: {secretKeyRef: {name: db, key: password}}
+  networks: [{name: back}]
+  secrets: [{name: db-password}]
+`, swarmNamespace, logLevel),
+	}
+}
+
+// TestDiff: manifests applied with kubectl and reconciled onto the Swarm
+// diff as nothing (exit 0, no output); a changed env value, a changed
+// Secret value and a new Service diff as those changes, in the cluster and
+// on the Swarm (exit 1), Secret values redacted; nothing is changed by
+// kargo diff; errors exit 2.
+func TestDiff(t *testing.T) {
+	f := newDiffFixture(t)
+	swarmNS := f.namespace + "-apps"
+	for name, content := range diffManifests(f.e.dockerHost, swarmNS, "info", diffSecretOld) {
+		f.write(name, content)
+	}
+	f.apply()
+	f.waitReconciled("apps", 2)
+
+	t.Run("no change", func(t *testing.T) {
+		code, stdout, stderr := f.diff()
+		noDiffSecret(t, stdout+stderr)
+		if code != 0 || stdout != "" {
+			t.Errorf("exit %d, want 0 and no output; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+	})
+
+	t.Run("changes", func(t *testing.T) {
+		for name, content := range diffManifests(f.e.dockerHost, swarmNS, "debug", diffSecretNew) {
+			f.write(name, content)
+		}
+		f.write("worker.yaml", `apiVersion: swarm.kargo.io/v1alpha1
+kind: Service
+metadata: {name: worker}
+spec:
+  stackRef: {name: apps}
+  image: kargo.local/busybox:1
+  command: [sleep, "3600"]
+`)
+		code, stdout, stderr := f.diff()
+		t.Logf("kargo diff:\n%s", stdout)
+		noDiffSecret(t, stdout+stderr)
+		if code != 1 {
+			t.Errorf("exit %d, want 1; stderr:\n%s", code, stderr)
+		}
+		for _, want := range []string{
+			fmt.Sprintf("Service %s/web: changed\n  spec.env[LOG_LEVEL].value: \"info\" → \"debug\"\n", f.namespace),
+			fmt.Sprintf("Secret %s/db: changed\n  data.password: <redacted> → <redacted>\n", f.namespace),
+			fmt.Sprintf("Service %s/worker: created\n", f.namespace),
+			fmt.Sprintf("Swarm service %s_worker: created\n", swarmNS),
+			fmt.Sprintf("Swarm secret %s_db-password-", swarmNS),
+			fmt.Sprintf("Swarm service %s_web: changed\n", swarmNS),
+			`  TaskTemplate.ContainerSpec.Env[DB_PASSWORD]: <redacted> → <redacted>` + "\n",
+			`  TaskTemplate.ContainerSpec.Env[LOG_LEVEL]: "info" → "debug"` + "\n",
+		} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("stdout lacks %q:\n%s", want, stdout)
+			}
+		}
+		// The rendered Service and its Swarm service did not change.
+		for _, unchanged := range []string{"/cache", "_cache"} {
+			if strings.Contains(stdout, unchanged+":") {
+				t.Errorf("stdout reports %s, which did not change:\n%s", unchanged, stdout)
+			}
+		}
+		// kargo diff changed nothing.
+		web := &kargov1.Service{}
+		f.g.Expect(f.e.k8s.Get(f.ctx, client.ObjectKey{Namespace: f.namespace, Name: "web"}, web)).To(Succeed())
+		f.g.Expect(web.Spec.Env[0].Value).To(Equal("info"))
+		err := f.e.k8s.Get(f.ctx, client.ObjectKey{Namespace: f.namespace, Name: "worker"}, &kargov1.Service{})
+		f.g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "kargo diff created Service worker: %v", err)
+		live, _, err := f.e.docker.ServiceInspectWithRaw(f.ctx, swarmNS+"_web", dockerswarm.ServiceInspectOptions{})
+		f.g.Expect(err).NotTo(HaveOccurred())
+		f.g.Expect(live.Spec.TaskTemplate.ContainerSpec.Env).To(ContainElement("LOG_LEVEL=info"))
+	})
+
+	t.Run("errors exit 2", func(t *testing.T) {
+		code, stdout, stderr := f.diff("-f", filepath.Join(f.dir, "missing.yaml"))
+		if code != 2 || stdout != "" || !strings.Contains(stderr, "missing.yaml") {
+			t.Errorf("missing file: exit %d, want 2, no stdout and the file named; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		}
+		code, _, stderr = f.diff("--no-such-flag")
+		if code != 2 {
+			t.Errorf("unknown flag: exit %d, want 2; stderr:\n%s", code, stderr)
+		}
+	})
+}
