@@ -111,26 +111,37 @@ func run(m *testing.M) int {
 // test namespaces and node labels an Environment recorded.
 func leftovers(ctx context.Context) error {
 	owned := filters.NewArgs(filters.Arg("label", kargov1.OwnerLabel))
+	// Objects of this package's tests only: their namespaces are t-*; other
+	// packages (internal/cli's kd-*) may be testing on the Swarm meanwhile.
+	ours := func(labels map[string]string) bool { return strings.HasPrefix(labels[kargov1.OwnerLabel], "t-") }
 	var left []string
 	services, err := docker.ServiceList(ctx, dockerswarm.ServiceListOptions{Filters: owned})
 	for _, s := range services {
-		left = append(left, "service "+s.Spec.Name)
+		if ours(s.Spec.Labels) {
+			left = append(left, "service "+s.Spec.Name)
+		}
 	}
 	networks, err2 := docker.NetworkList(ctx, network.ListOptions{Filters: owned})
 	for _, n := range networks {
-		left = append(left, "network "+n.Name)
+		if ours(n.Labels) {
+			left = append(left, "network "+n.Name)
+		}
 	}
 	configs, err3 := docker.ConfigList(ctx, dockerswarm.ConfigListOptions{Filters: owned})
 	for _, c := range configs {
-		left = append(left, "config "+c.Spec.Name)
+		if ours(c.Spec.Labels) {
+			left = append(left, "config "+c.Spec.Name)
+		}
 	}
 	secrets, err4 := docker.SecretList(ctx, dockerswarm.SecretListOptions{Filters: owned})
 	for _, s := range secrets {
-		left = append(left, "secret "+s.Spec.Name)
+		if ours(s.Spec.Labels) {
+			left = append(left, "secret "+s.Spec.Name)
+		}
 	}
 	volumes, err5 := docker.VolumeList(ctx, volume.ListOptions{})
 	for _, v := range volumes.Volumes {
-		if strings.HasPrefix(v.Name, "t-") {
+		if strings.HasPrefix(v.Name, "t-") || strings.HasPrefix(v.Name, "kargo-t-") { // kargo-t-: migrated old-tool stacks
 			left = append(left, "volume "+v.Name)
 		}
 	}
