@@ -9,12 +9,12 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/overlay"
 )
 
@@ -83,7 +83,7 @@ func (r *EnvironmentReconciler) unusedVariables(ctx context.Context, env *kargov
 	if len(stacks.Items) == 0 {
 		return nil, errNoCatalogStack
 	}
-	vars, err := overlay.EnvironmentVariables(env, variablesData(ctx, r.Client, env.Namespace))
+	vars, err := overlay.EnvironmentVariables(env, desired.Data(ctx, r.Client, env.Namespace))
 	if err != nil {
 		return nil, err
 	}
@@ -97,38 +97,6 @@ func (r *EnvironmentReconciler) unusedVariables(ctx context.Context, env *kargov
 		read = append(read, out.Read...)
 	}
 	return vars.Unused(read), nil
-}
-
-// variablesData reads the ConfigMaps (BinaryData included) and Secrets an
-// Environment's variablesFrom names.
-func variablesData(ctx context.Context, c client.Reader, namespace string) overlay.DataGetter {
-	return func(name string, secret bool) (map[string]string, error) {
-		key := types.NamespacedName{Namespace: namespace, Name: name}
-		values := map[string]string{}
-		var err error
-		if secret {
-			var obj corev1.Secret
-			if err = c.Get(ctx, key, &obj); err == nil {
-				for k, v := range obj.Data {
-					values[k] = string(v)
-				}
-			}
-		} else {
-			var obj corev1.ConfigMap
-			if err = c.Get(ctx, key, &obj); err == nil {
-				for k, v := range obj.BinaryData {
-					values[k] = string(v)
-				}
-				for k, v := range obj.Data {
-					values[k] = v
-				}
-			}
-		}
-		if apierrors.IsNotFound(err) {
-			return nil, overlay.ErrNotFound
-		}
-		return values, err
-	}
 }
 
 // environmentsOfStack reconciles the Environment a Stack names: what its

@@ -9,10 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/volume"
 	dockerclient "github.com/docker/docker/client"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -110,42 +107,9 @@ func run(m *testing.M) int {
 // services, networks, configs and secrets with its owner label, volumes of
 // test namespaces and node labels an Environment recorded.
 func leftovers(ctx context.Context) error {
-	owned := filters.NewArgs(filters.Arg("label", kargov1.OwnerLabel))
-	// Objects of this package's tests only: their namespaces are t-*; other
-	// packages (internal/cli's kd-*) may be testing on the Swarm meanwhile.
-	ours := func(labels map[string]string) bool { return strings.HasPrefix(labels[kargov1.OwnerLabel], "t-") }
-	var left []string
-	services, err := docker.ServiceList(ctx, dockerswarm.ServiceListOptions{Filters: owned})
-	for _, s := range services {
-		if ours(s.Spec.Labels) {
-			left = append(left, "service "+s.Spec.Name)
-		}
-	}
-	networks, err2 := docker.NetworkList(ctx, network.ListOptions{Filters: owned})
-	for _, n := range networks {
-		if ours(n.Labels) {
-			left = append(left, "network "+n.Name)
-		}
-	}
-	configs, err3 := docker.ConfigList(ctx, dockerswarm.ConfigListOptions{Filters: owned})
-	for _, c := range configs {
-		if ours(c.Spec.Labels) {
-			left = append(left, "config "+c.Spec.Name)
-		}
-	}
-	secrets, err4 := docker.SecretList(ctx, dockerswarm.SecretListOptions{Filters: owned})
-	for _, s := range secrets {
-		if ours(s.Spec.Labels) {
-			left = append(left, "secret "+s.Spec.Name)
-		}
-	}
-	volumes, err5 := docker.VolumeList(ctx, volume.ListOptions{})
-	for _, v := range volumes.Volumes {
-		if strings.HasPrefix(v.Name, "t-") || strings.HasPrefix(v.Name, "kargo-t-") { // kargo-t-: migrated old-tool stacks
-			left = append(left, "volume "+v.Name)
-		}
-	}
-	nodes, err6 := docker.NodeList(ctx, dockerswarm.NodeListOptions{})
+	// kargo-t-: the old-tool stacks of TestWorkspaceMigration.
+	left, err := testenv.SwarmLeftovers(ctx, docker, "t-", "t-", "kargo-t-")
+	nodes, err2 := docker.NodeList(ctx, dockerswarm.NodeListOptions{})
 	for _, n := range nodes {
 		for k := range n.Spec.Labels {
 			if strings.HasPrefix(k, swarm.ManagedNodeLabelsPrefix) {
@@ -153,7 +117,7 @@ func leftovers(ctx context.Context) error {
 			}
 		}
 	}
-	if err := errors.Join(err, err2, err3, err4, err5, err6); err != nil {
+	if err := errors.Join(err, err2); err != nil {
 		return err
 	}
 	if len(left) > 0 {

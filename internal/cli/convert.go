@@ -53,15 +53,7 @@ service and the key, or a warning with --allow-unsupported.`,
 			if err != nil {
 				return fmt.Errorf("convert compose: %w", err)
 			}
-			out, err := res.YAML()
-			if err != nil {
-				return err
-			}
-			for _, w := range res.Warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
-			}
-			_, err = cmd.OutOrStdout().Write(out)
-			return err
+			return printConverted(cmd, res.YAML, res.Warnings)
 		},
 	}
 	f := cmd.Flags()
@@ -112,15 +104,7 @@ a variable an entry requires.`,
 			if err != nil {
 				return fmt.Errorf("convert workspace: %w", err)
 			}
-			out, err := res.YAML()
-			if err != nil {
-				return err
-			}
-			for _, w := range res.Warnings {
-				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
-			}
-			_, err = cmd.OutOrStdout().Write(out)
-			return err
+			return printConverted(cmd, res.YAML, res.Warnings)
 		},
 	}
 	f := cmd.Flags()
@@ -129,4 +113,18 @@ a variable an entry requires.`,
 	f.StringVar(&opts.Namespace, "namespace", "", "Kubernetes namespace of the objects (default: none, kubectl's current one)")
 	f.BoolVar(&opts.AllowUnsupported, "allow-unsupported", false, "leave out, with a warning, the compose keys Kargo cannot express instead of failing")
 	return cmd
+}
+
+// printConverted prints the warnings of a conversion on stderr, then its
+// YAML on stdout (nothing when it cannot be marshalled).
+func printConverted(cmd *cobra.Command, yaml func() ([]byte, error), warnings []string) error {
+	out, err := yaml()
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+	}
+	_, err = cmd.OutOrStdout().Write(out)
+	return err
 }

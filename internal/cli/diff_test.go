@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/volume"
 	dockerclient "github.com/docker/docker/client"
@@ -133,7 +130,7 @@ func diffLogLevel() zapcore.Level {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if e := diffEnvStarted; e != nil {
-		left, err := diffLeftovers(context.Background(), e.docker)
+		left, err := testenv.SwarmLeftovers(context.Background(), e.docker, diffPrefix, diffPrefix)
 		e.stop()
 		if err != nil || len(left) > 0 {
 			fmt.Fprintln(os.Stderr, "FAIL: the diff tests left objects on the Swarm:", strings.Join(left, ", "), err)
@@ -141,45 +138,6 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
-}
-
-// diffLeftovers lists the Swarm objects of the diff tests' namespaces:
-// services, networks, configs and secrets by owner label, volumes by name.
-func diffLeftovers(ctx context.Context, docker *dockerclient.Client) ([]string, error) {
-	owned := filters.NewArgs(filters.Arg("label", kargov1.OwnerLabel))
-	mine := func(labels map[string]string) bool { return strings.HasPrefix(labels[kargov1.OwnerLabel], diffPrefix) }
-	var left []string
-	services, err := docker.ServiceList(ctx, dockerswarm.ServiceListOptions{Filters: owned})
-	for _, s := range services {
-		if mine(s.Spec.Labels) {
-			left = append(left, "service "+s.Spec.Name)
-		}
-	}
-	networks, err2 := docker.NetworkList(ctx, network.ListOptions{Filters: owned})
-	for _, n := range networks {
-		if mine(n.Labels) {
-			left = append(left, "network "+n.Name)
-		}
-	}
-	configs, err3 := docker.ConfigList(ctx, dockerswarm.ConfigListOptions{Filters: owned})
-	for _, c := range configs {
-		if mine(c.Spec.Labels) {
-			left = append(left, "config "+c.Spec.Name)
-		}
-	}
-	secrets, err4 := docker.SecretList(ctx, dockerswarm.SecretListOptions{Filters: owned})
-	for _, s := range secrets {
-		if mine(s.Spec.Labels) {
-			left = append(left, "secret "+s.Spec.Name)
-		}
-	}
-	volumes, err5 := docker.VolumeList(ctx, volume.ListOptions{})
-	for _, v := range volumes.Volumes {
-		if strings.HasPrefix(v.Name, diffPrefix) {
-			left = append(left, "volume "+v.Name)
-		}
-	}
-	return left, errors.Join(err, err2, err3, err4, err5)
 }
 
 // diffFixture is one test's namespace and manifests directory; what it

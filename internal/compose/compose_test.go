@@ -33,17 +33,26 @@ func golden(t *testing.T, file string, got string) {
 func Render(opts Options) string {
 	res, err := Convert(opts)
 	if err != nil {
+		return printed(nil, nil, err)
+	}
+	return printed(res.YAML, res.Warnings, nil)
+}
+
+// printed is what a kargo convert command prints: the YAML, then the
+// warnings as comments; or the error.
+func printed(yaml func() ([]byte, error), warnings []string, err error) string {
+	if err != nil {
 		return "# error:\n# " + strings.ReplaceAll(err.Error(), "\n", "\n# ") + "\n"
 	}
-	out, err := res.YAML()
+	out, err := yaml()
 	if err != nil {
 		return "# error: " + err.Error() + "\n"
 	}
 	var b strings.Builder
 	b.Write(out)
-	if len(res.Warnings) > 0 {
+	if len(warnings) > 0 {
 		b.WriteString("# warnings (stderr):\n")
-		for _, w := range res.Warnings {
+		for _, w := range warnings {
 			b.WriteString("#   " + w + "\n")
 		}
 	}

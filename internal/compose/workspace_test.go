@@ -7,26 +7,13 @@ import (
 	"testing"
 )
 
-// renderWorkspace is what kargo convert workspace prints: the YAML, then
-// the warnings as comments; or the error.
+// renderWorkspace is what kargo convert workspace prints.
 func renderWorkspace(opts WorkspaceOptions) string {
 	res, err := ConvertWorkspace(opts)
 	if err != nil {
-		return "# error:\n# " + strings.ReplaceAll(err.Error(), "\n", "\n# ") + "\n"
+		return printed(nil, nil, err)
 	}
-	out, err := res.YAML()
-	if err != nil {
-		return "# error: " + err.Error() + "\n"
-	}
-	var b strings.Builder
-	b.Write(out)
-	if len(res.Warnings) > 0 {
-		b.WriteString("# warnings (stderr):\n")
-		for _, w := range res.Warnings {
-			b.WriteString("#   " + w + "\n")
-		}
-	}
-	return b.String()
+	return printed(res.YAML, res.Warnings, nil)
 }
 
 func TestConvertWorkspace(t *testing.T) {
