@@ -344,7 +344,7 @@ func normalizeSpec(v any, ns string, own []string) any {
 		}
 	}
 	out := mapNamespace(m, ns)
-	dropEmpty(out)
+	swarm.PruneEmpty(out)
 	return out
 }
 
@@ -370,29 +370,6 @@ func mapNamespace(v any, ns string) any {
 	return v
 }
 
-// dropEmpty removes nulls, empty strings, lists and objects; it reports
-// whether v itself is empty.
-func dropEmpty(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return true
-	case string:
-		return t == ""
-	case []any:
-		for _, e := range t {
-			dropEmpty(e)
-		}
-		return len(t) == 0
-	case map[string]any:
-		for k, e := range t {
-			if dropEmpty(e) {
-				delete(t, k)
-			}
-		}
-		return len(t) == 0
-	}
-	return false
-}
 
 // diffFields lists every leaf where docker's value (a) and Kargo's (b)
 // differ, as "path: docker X, kargo Y", sorted.

@@ -29,7 +29,7 @@ func Normalize(spec swarm.ServiceSpec) map[string]any {
 	for _, p := range swarmDefaults {
 		deleteIfEqual(m, p.path, p.value)
 	}
-	pruneEmpty(m)
+	PruneEmpty(m)
 	return m
 }
 
@@ -64,9 +64,9 @@ func deleteIfEqual(m map[string]any, path []string, value any) {
 	}
 }
 
-// pruneEmpty drops null, empty strings, empty lists and empty objects, which
+// PruneEmpty drops null, empty strings, empty lists and empty objects, which
 // JSON round trips through the engine do not keep consistently.
-func pruneEmpty(v any) bool {
+func PruneEmpty(v any) bool {
 	switch t := v.(type) {
 	case nil:
 		return true
@@ -74,12 +74,12 @@ func pruneEmpty(v any) bool {
 		return t == ""
 	case []any:
 		for _, e := range t {
-			pruneEmpty(e)
+			PruneEmpty(e)
 		}
 		return len(t) == 0
 	case map[string]any:
 		for k, e := range t {
-			if pruneEmpty(e) {
+			if PruneEmpty(e) {
 				delete(t, k)
 			}
 		}
