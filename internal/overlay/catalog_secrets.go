@@ -40,6 +40,7 @@ var secretVariables = []SecretVariable{
 	{Entry: "kano", Secret: "kano-app-secret", Variable: "KANO_APP_SECRET"},
 	{Entry: "kano", Secret: "kano-cesium-token", Variable: "KANO_CESIUM_TOKEN"},
 	{Entry: "kapture", Secret: "kapture-kano-jwt", Variable: "KAPTURE_KANO_JWT"},
+	{Entry: "kontrol", Secret: "kontrol-slack-webhook-url", Variable: "KONTROL_SLACK_WEBHOOK_URL"},
 	{Entry: "logspout", Secret: "logspout-slack-webhook-url", Variable: "LOGSPOUT_SLACK_WEBHOOK_URL"},
 	{Entry: "mariadb", Secret: "mariadb-password", Variable: "MARIADB_ROOT_PASSWORD"},
 	{Entry: "meteoradar", Secret: "k-meteoradar-s3-secret-access-key", Variable: "METEORADAR_S3_SECRET_ACCESS_KEY"},
