@@ -370,7 +370,6 @@ func mapNamespace(v any, ns string) any {
 	return v
 }
 
-
 // diffFields lists every leaf where docker's value (a) and Kargo's (b)
 // differ, as "path: docker X, kargo Y", sorted.
 func diffFields(path string, a, b any) []string {

@@ -1,0 +1,63 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/swarm"
+)
+
+// invalidSpecError marks errors that retrying cannot fix.
+type invalidSpecError struct{ error }
+
+// Unwrap returns the wrapped error.
+func (e invalidSpecError) Unwrap() error { return e.error }
+
+// dependencyCycleError: dependsOn entries form a cycle.
+type dependencyCycleError struct {
+	what  string
+	cycle []string
+}
+
+func (e dependencyCycleError) Error() string {
+	return fmt.Sprintf("dependency cycle between %s: %s", e.what, strings.Join(e.cycle, " -> "))
+}
+
+// dependencyNotReadyError: Stacks of spec.dependsOn are missing or not Ready.
+type dependencyNotReadyError struct{ waiting []string }
+
+func (e dependencyNotReadyError) Error() string {
+	return "waiting for " + strings.Join(e.waiting, "; ")
+}
+
+// classifyError maps a reconcile error to the Ready reason, and tells
+// whether retrying cannot help (Stalled).
+func classifyError(err error) (reason string, stalled bool) {
+	var conflict *swarm.ConflictError
+	var invalid invalidSpecError
+	var missing sourceNotFoundError
+	var cycle dependencyCycleError
+	var render renderFailedError
+	switch {
+	case errors.As(err, &conflict):
+		return kargov1.ConflictReason, true
+	case errors.As(err, &render):
+		return kargov1.RenderFailedReason, true
+	case errors.As(err, &cycle):
+		return kargov1.DependencyCycleReason, true
+	case errors.As(err, &invalid):
+		return kargov1.InvalidSpecReason, true
+	case errors.As(err, &missing):
+		return kargov1.SourceNotFoundReason, false
+	default:
+		return kargov1.ApplyFailedReason, false
+	}
+}
+
+// sourceNotFoundError: a ConfigMap, Secret or key is missing.
+type sourceNotFoundError struct{ error }
+
+// Unwrap returns the wrapped error.
+func (e sourceNotFoundError) Unwrap() error { return e.error }

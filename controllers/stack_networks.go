@@ -1,0 +1,40 @@
+package controllers
+
+import (
+	"context"
+
+	"github.com/kargo-io/kargo/internal/desired"
+	"github.com/kargo-io/kargo/internal/swarm"
+)
+
+// reconcileNetworks resolves the external networks by name and creates or
+// updates the Stack's own.
+func (r *StackReconciler) reconcileNetworks(ctx context.Context, s *stackScope) error {
+	for _, n := range s.stack.Spec.Networks {
+		name := desired.NetworkName(s.objects.Namespace, n)
+		s.objects.NetworkNames[n.Name] = name
+		if n.External {
+			id, err := s.engine.ExternalNetwork(ctx, name)
+			if err != nil {
+				return err
+			}
+			s.objects.Networks[n.Name] = id
+			continue
+		}
+		labels := s.labels(n.Name)
+		for k, v := range n.Labels {
+			labels[k] = v
+		}
+		id, change, err := s.engine.EnsureNetwork(ctx, swarm.NetworkSpec{
+			Name: name, Driver: n.Driver, Attachable: n.Attachable, Internal: n.Internal,
+			Encrypted: n.Encrypted, Options: n.DriverOpts, Labels: labels,
+		}, s.owner)
+		if err != nil {
+			return err
+		}
+		s.desired[swarm.KindNetwork][name] = true
+		s.objects.Networks[n.Name] = id
+		r.recordChange(ctx, s, change, swarm.KindNetwork, name, nil)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// SetupWithManager registers the controller. Changes of its Services,
+// Environment, ConfigMaps, Secrets and dependencies, and Swarm events of its
+// objects, reconcile the Stack.
+func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Service{}, serviceStackIndex, func(o client.Object) []string {
+		return []string{o.(*kargov1.Service).Spec.StackRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Stack{}, stackEnvIndex, func(o client.Object) []string {
+		return []string{o.(*kargov1.Stack).Spec.EnvironmentRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Stack{}, stackDependsOnIndex, func(o client.Object) []string {
+		var names []string
+		for _, d := range o.(*kargov1.Stack).Spec.DependsOn {
+			names = append(names, d.Name)
+		}
+		return names
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&kargov1.Stack{}).
+		// A Stack's status change wakes the Stacks that depend on it.
+		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.stacksOf(stackDependsOnIndex))).
+		Watches(&kargov1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*kargov1.Service).Spec.StackRef.Name}}}
+		})).
+		Watches(&kargov1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOf(stackEnvIndex))).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
+		WatchesRawSource(source.Channel(r.Watchers.Stacks, &handler.EnqueueRequestForObject{})).
+		Named("stack").
+		Complete(r)
+}
+
+// stacksOf maps an object to the Stacks of its namespace whose index value
+// is its name.
+func (r *StackReconciler) stacksOf(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		return listRequests(ctx, r, &kargov1.StackList{}, o.GetNamespace(), client.MatchingFields{index: o.GetName()})
+	}
+}
+
+// stacksInNamespace reconciles the Stacks of a ConfigMap's or Secret's
+// namespace; the reconcile itself finds out whether content changed, at the
+// cost of reads only.
+func (r *StackReconciler) stacksInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	return listRequests(ctx, r, &kargov1.StackList{}, o.GetNamespace())
+}
