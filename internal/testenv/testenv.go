@@ -69,21 +69,30 @@ func DockerHost() (string, error) {
 	if host == "" {
 		return "", errors.New("DOCKER_HOST is not set: run 'make test', or eval $(hack/swarm.sh up) to start the local swarm")
 	}
+	if err := SwarmManager(host, "eval $(hack/swarm.sh up)"); err != nil {
+		return "", err
+	}
+	return host, nil
+}
+
+// SwarmManager checks that the Engine at host answers and is a Swarm
+// manager; the error ends with hint, which says how to start it.
+func SwarmManager(host, hint string) error {
 	cli, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	info, err := cli.Info(ctx)
 	if err != nil {
-		return "", fmt.Errorf("docker at %s does not answer (%w): eval $(hack/swarm.sh up)", host, err)
+		return fmt.Errorf("docker at %s does not answer (%w): %s", host, err, hint)
 	}
 	if !info.Swarm.ControlAvailable {
-		return "", fmt.Errorf("docker at %s is not a swarm manager: eval $(hack/swarm.sh up)", host)
+		return fmt.Errorf("docker at %s is not a swarm manager: %s", host, hint)
 	}
-	return host, nil
+	return nil
 }
 
 // WriteKubeconfig writes a kubeconfig of an admin user (system:masters) of

@@ -1,0 +1,192 @@
+//go:build multinode
+
+package multinode
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	dockerswarm "github.com/docker/docker/api/types/swarm"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// Waits are bounded by timeout: long enough for a node to be declared down
+// and its tasks moved on a busy 2-core machine.
+const (
+	timeout = 3 * time.Minute
+	poll    = 500 * time.Millisecond
+)
+
+// fixture is one test's namespace (m-<random>), its Environment on the
+// multi-node swarm and its Stack; the cleanup deletes the Stack, then the
+// Environment (and the node labels it set), then the namespace.
+type fixture struct {
+	t         *testing.T
+	g         *WithT
+	ctx       context.Context
+	namespace string
+	env       *kargov1.Environment
+	stack     *kargov1.Stack
+}
+
+func newFixture(t *testing.T, nodeLabels ...kargov1.NodeLabels) *fixture {
+	t.Helper()
+	f := &fixture{t: t, g: NewWithT(t), ctx: context.Background(), namespace: "m-" + utilrand.String(6)}
+	f.g.Expect(k8s.Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})).To(Succeed())
+	t.Cleanup(f.cleanup)
+	f.env = &kargov1.Environment{
+		ObjectMeta: metav1.ObjectMeta{Name: "multi", Namespace: f.namespace},
+		Spec:       kargov1.EnvironmentSpec{Endpoint: kargov1.Endpoint{Host: dockerHost}, NodeLabels: nodeLabels},
+	}
+	f.g.Expect(k8s.Create(f.ctx, f.env)).To(Succeed())
+	f.eventually(f.env, func(g Gomega) { g.Expect(readyMessage(g, f.env.Status.Conditions, f.env.Generation)).NotTo(BeEmpty()) })
+	return f
+}
+
+func (f *fixture) cleanup() {
+	g := NewWithT(f.t)
+	for _, obj := range []client.Object{f.stack, f.env} {
+		if obj == nil || obj.GetName() == "" {
+			continue
+		}
+		g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, obj))).To(Succeed())
+		g.Eventually(func() error { return k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj) }, timeout, poll).
+			Should(MatchError(ContainSubstring("not found")), "%T %s not deleted", obj, obj.GetName())
+	}
+	g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}))).To(Succeed())
+}
+
+// deploy creates the Stack "app" (one overlay network "back") and its Services.
+func (f *fixture) deploy(services ...*kargov1.Service) {
+	f.t.Helper()
+	f.stack = &kargov1.Stack{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: f.namespace},
+		Spec: kargov1.StackSpec{
+			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			Namespace:      f.namespace,
+			Networks:       []kargov1.Network{{Name: "back"}},
+		},
+	}
+	f.g.Expect(k8s.Create(f.ctx, f.stack)).To(Succeed())
+	for _, svc := range services {
+		svc.Namespace = f.namespace
+		svc.Spec.StackRef.Name = f.stack.Name
+		svc.Spec.Networks = []kargov1.NetworkAttachment{{Name: "back"}}
+		f.g.Expect(k8s.Create(f.ctx, svc)).To(Succeed())
+	}
+}
+
+// sleeper is a Service whose tasks sleep, stopped within a second.
+func sleeper(name string, configure func(*kargov1.ServiceSpec)) *kargov1.Service {
+	svc := &kargov1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kargov1.ServiceSpec{
+		Image: "kargo.local/busybox:1", Command: []string{"sleep", "3600"},
+		StopGracePeriod: &metav1.Duration{Duration: time.Second},
+	}}
+	configure(&svc.Spec)
+	return svc
+}
+
+// eventually re-reads obj until check passes: every assertion about one
+// state goes in one wait.
+func (f *fixture) eventually(obj client.Object, check func(g Gomega)) {
+	f.t.Helper()
+	f.g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		check(g)
+	}, timeout, poll).Should(Succeed())
+}
+
+// readyMessage asserts that Ready is True for generation and returns its message.
+func readyMessage(g Gomega, conds []metav1.Condition, generation int64) string {
+	c := meta.FindStatusCondition(conds, kargov1.ReadyCondition)
+	g.Expect(c).NotTo(BeNil(), "no Ready condition yet")
+	g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "Ready: %s %s", c.Reason, c.Message)
+	g.Expect(c.ObservedGeneration).To(Equal(generation), "Ready for an older generation")
+	return c.Message
+}
+
+// notReadyMessage asserts that Ready is False for reason and returns its message.
+func notReadyMessage(g Gomega, conds []metav1.Condition, reason string) string {
+	c := meta.FindStatusCondition(conds, kargov1.ReadyCondition)
+	g.Expect(c).NotTo(BeNil(), "no Ready condition yet")
+	g.Expect(c.Status).To(Equal(metav1.ConditionFalse), "Ready: %s %s", c.Reason, c.Message)
+	g.Expect(c.Reason).To(Equal(reason), "Ready: %s %s", c.Reason, c.Message)
+	return c.Message
+}
+
+// serviceState is the Stack's observed state of one of its services.
+func serviceState(g Gomega, stack *kargov1.Stack, name string) kargov1.ServiceState {
+	for _, s := range stack.Status.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	g.Expect(stack.Status.Services).To(ContainElement(HaveField("Name", name)), "service %s not in the Stack's status", name)
+	return kargov1.ServiceState{}
+}
+
+// stackReady asserts, in an eventually on the Stack, that it is Ready with
+// all of its services.
+func (f *fixture) stackReady(g Gomega) {
+	readyMessage(g, f.stack.Status.Conditions, f.stack.Generation)
+	n := len(f.stack.Status.Services)
+	g.Expect(n).To(BeNumerically(">", 0))
+	g.Expect(f.stack.Status.ReadyServices).To(Equal(fmt.Sprintf("%d/%d", n, n)))
+}
+
+// runningPerNode counts the running tasks of the Stack's service name per
+// node hostname.
+func (f *fixture) runningPerNode(g Gomega, name string) map[string]int {
+	tasks, err := docker.TaskList(f.ctx, dockerswarm.TaskListOptions{Filters: filters.NewArgs(
+		filters.Arg("service", f.namespace+"_"+name), filters.Arg("desired-state", "running"))})
+	g.Expect(err).NotTo(HaveOccurred())
+	hostnames := nodeHostnames(g)
+	perNode := map[string]int{}
+	for _, t := range tasks {
+		if t.Status.State == dockerswarm.TaskStateRunning {
+			perNode[hostnames[t.NodeID]]++
+		}
+	}
+	return perNode
+}
+
+// nodeHostnames maps node IDs to hostnames.
+func nodeHostnames(g Gomega) map[string]string {
+	nodes, err := docker.NodeList(context.Background(), dockerswarm.NodeListOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	out := map[string]string{}
+	for _, n := range nodes {
+		out[n.ID] = n.Description.Hostname
+	}
+	return out
+}
+
+// node inspects the node of a hostname.
+func node(g Gomega, hostname string) dockerswarm.Node {
+	nodes, err := docker.NodeList(context.Background(), dockerswarm.NodeListOptions{Filters: filters.NewArgs(filters.Arg("name", hostname))})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, n := range nodes {
+		if n.Description.Hostname == hostname {
+			return n
+		}
+	}
+	g.Expect(nodes).To(ContainElement(HaveField("Description.Hostname", hostname)), "no node %s", hostname)
+	return dockerswarm.Node{}
+}
+
+// swarmService inspects the Stack's service name on the Swarm.
+func (f *fixture) swarmService(g Gomega, name string) dockerswarm.Service {
+	svc, _, err := docker.ServiceInspectWithRaw(f.ctx, f.namespace+"_"+name, dockerswarm.ServiceInspectOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	return svc
+}
