@@ -17,10 +17,23 @@ func markReady(conds *[]metav1.Condition, generation int64, message string) {
 	meta.RemoveStatusCondition(conds, kargov1.StalledCondition)
 }
 
-// markReconciling says work is in progress: Ready=Unknown unless it is
-// already False for a known reason, Reconciling=True.
+// markReconciling says work is in progress: Reconciling=True, and
+// Ready=Unknown when there is no Ready yet (kstatus: Ready is always
+// present; a known Ready stays until the reconcile decides).
 func markReconciling(conds *[]metav1.Condition, generation int64, reason, message string) {
 	setCondition(conds, generation, kargov1.ReconcilingCondition, metav1.ConditionTrue, reason, message)
+	meta.RemoveStatusCondition(conds, kargov1.StalledCondition)
+	if meta.FindStatusCondition(*conds, kargov1.ReadyCondition) == nil {
+		setCondition(conds, generation, kargov1.ReadyCondition, metav1.ConditionUnknown, reason, message)
+	}
+}
+
+// markSuspended says reconciliation is suspended: Ready=Unknown (the Swarm
+// is not looked at), neither Reconciling nor Stalled.
+func markSuspended(conds *[]metav1.Condition, generation int64) {
+	setCondition(conds, generation, kargov1.ReadyCondition, metav1.ConditionUnknown, kargov1.SuspendedReason,
+		"reconciliation is suspended (spec.suspend): the Swarm is left as it is")
+	meta.RemoveStatusCondition(conds, kargov1.ReconcilingCondition)
 	meta.RemoveStatusCondition(conds, kargov1.StalledCondition)
 }
 

@@ -26,23 +26,13 @@ type cachedEngine struct {
 	client      *swarm.Client
 }
 
-// EndpointError says why an Environment's endpoint cannot be used, with the
-// condition reason to report.
-type EndpointError struct {
-	Reason string
-	Err    error
-}
-
-func (e *EndpointError) Error() string { return e.Err.Error() }
-func (e *EndpointError) Unwrap() error { return e.Err }
-
 // For returns the client of env, building it when missing or stale.
 func (e *Engines) For(ctx context.Context, c client.Reader, env *kargov1.Environment) (*swarm.Client, error) {
 	ep := swarm.Endpoint{Host: env.Spec.Endpoint.Host}
 	if ref := env.Spec.Endpoint.TLSSecretRef; ref != nil {
 		var secret corev1.Secret
 		if err := c.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: ref.Name}, &secret); err != nil {
-			return nil, &EndpointError{Reason: kargov1.TLSErrorReason, Err: fmt.Errorf("TLS Secret %s: %w", ref.Name, err)}
+			return nil, &swarm.EndpointError{Reason: kargov1.TLSErrorReason, Err: fmt.Errorf("TLS Secret %s: %w", ref.Name, err)}
 		}
 		ep.TLS = &swarm.TLSMaterial{CA: secret.Data["ca.crt"], Cert: secret.Data["tls.crt"], Key: secret.Data["tls.key"]}
 	}
@@ -60,7 +50,7 @@ func (e *Engines) For(ctx context.Context, c client.Reader, env *kargov1.Environ
 	}
 	cli, err := swarm.Connect(ep, swarm.WithRequestObserver(metrics.EngineRequestObserver(key.String())))
 	if err != nil {
-		return nil, &EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
+		return nil, &swarm.EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
 	}
 	if e.clients == nil {
 		e.clients = map[types.NamespacedName]cachedEngine{}

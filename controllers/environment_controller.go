@@ -73,7 +73,9 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if env.Spec.Suspend {
 		log.V(1).Info("suspended")
-		return ctrl.Result{}, nil
+		base := env.DeepCopy()
+		markSuspended(&env.Status.Conditions, env.Generation)
+		return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, env, client.MergeFrom(base)))
 	}
 
 	base := env.DeepCopy()
@@ -86,7 +88,7 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	r.reportUnusedVariables(ctx, env)
 	info, err := r.connect(ctx, env)
 	if err != nil {
-		var epErr *EndpointError
+		var epErr *swarm.EndpointError
 		reason := kargov1.UnreachableReason
 		if errors.As(err, &epErr) {
 			reason = epErr.Reason
@@ -193,7 +195,7 @@ func (r *EnvironmentReconciler) connect(ctx context.Context, env *kargov1.Enviro
 	if err != nil {
 		var swErr *swarm.EndpointError
 		if errors.As(err, &swErr) {
-			return swarm.Info{}, &EndpointError{Reason: string(swErr.Kind), Err: fmt.Errorf("%s: %w", env.Spec.Endpoint.Host, err)}
+			return swarm.Info{}, &swarm.EndpointError{Reason: swErr.Reason, Err: fmt.Errorf("%s: %w", env.Spec.Endpoint.Host, err)}
 		}
 		return swarm.Info{}, err
 	}

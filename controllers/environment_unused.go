@@ -90,7 +90,7 @@ func (r *EnvironmentReconciler) unusedVariables(ctx context.Context, env *kargov
 	var read []string
 	for i := range stacks.Items {
 		stack := &stacks.Items[i]
-		out, err := overlay.Render(overlay.Input{Stack: stack, Variables: vars, Defaults: env.Spec.Defaults})
+		out, err := overlay.Render(overlay.Input{Stack: stack, Variables: vars})
 		if err != nil {
 			return nil, fmt.Errorf("stack %s does not render", stack.Name)
 		}

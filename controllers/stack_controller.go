@@ -24,9 +24,6 @@ const (
 	serviceStackIndex   = ".spec.stackRef.name"
 	stackEnvIndex       = ".spec.environmentRef.name"
 	stackDependsOnIndex = ".spec.dependsOn.name"
-	// ReconcileRequestAnnotation asks for an immediate reconcile; its value
-	// is copied to status.lastHandledReconcileAt when handled.
-	ReconcileRequestAnnotation = "swarm.kargo.io/reconcile-requested-at"
 	// convergencePoll is how often a Stack is looked at while its services
 	// converge; in the first freshConvergence after it left Ready (or was
 	// created), when tasks usually start, every freshConvergencePoll.
@@ -71,13 +68,19 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	}
 	if stack.Spec.Suspend && stack.DeletionTimestamp.IsZero() {
 		log.V(1).Info("suspended")
-		return ctrl.Result{}, nil
+		base := stack.DeepCopy()
+		markSuspended(&stack.Status.Conditions, stack.Generation)
+		// The request was handled: by deciding to do nothing.
+		if v, ok := stack.Annotations[kargov1.ReconcileRequestAnnotation]; ok {
+			stack.Status.LastHandledReconcileAt = v
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, stack, client.MergeFrom(base)))
 	}
 
 	base := stack.DeepCopy()
 	scope := newStackScope(stack)
 	defer func() {
-		if v, ok := stack.Annotations[ReconcileRequestAnnotation]; ok {
+		if v, ok := stack.Annotations[kargov1.ReconcileRequestAnnotation]; ok {
 			stack.Status.LastHandledReconcileAt = v
 		}
 		r.recordReadiness(scope)
@@ -115,7 +118,7 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 		return r.fail(s, err)
 	}
 	for _, phase := range []func(context.Context, *stackScope) error{
-		r.listServiceObjects, r.renderServices, r.collectServices,
+		r.listServiceObjects, r.renderServices, r.collectServices, r.listOwned,
 		r.reconcileNetworks, r.reconcileFiles, r.reconcileServices, r.prune,
 		r.observe,
 	} {

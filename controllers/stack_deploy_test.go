@@ -177,9 +177,9 @@ func TestStackLifecycle(t *testing.T) {
 	g.Eventually(func() bool {
 		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack))
 	}, timeout, poll).Should(BeTrue(), "stack finalizer not removed")
-	count, err := engine.CountOwned(f.ctx, owner)
+	owned, err := engine.ListOwned(f.ctx, owner)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(count).To(BeZero(), "owned Swarm objects left after delete")
+	g.Expect(owned.Count()).To(BeZero(), "owned Swarm objects left after delete")
 	vols, err := docker.VolumeList(f.ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", f.namespace+"_data"))})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(vols.Volumes).To(HaveLen(1), "the volume must survive the stack")

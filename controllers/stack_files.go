@@ -34,7 +34,7 @@ func (r *StackReconciler) reconcileFiles(ctx context.Context, s *stackScope) err
 // is missing, and records it as desired.
 func (r *StackReconciler) ensureFile(ctx context.Context, s *stackScope, kind, name string, data []byte) (swarm.ObjectRef, error) {
 	versioned := swarm.VersionedName(s.objects.Namespace, name, data)
-	ref, change, err := s.engine.EnsureFile(ctx, swarm.FileObject{Kind: kind, Name: versioned, Data: data, Labels: s.labels(name)}, s.owner)
+	ref, change, err := s.engine.EnsureFile(ctx, swarm.FileObject{Kind: kind, Name: versioned, Data: data, Labels: s.labels(name)}, s.owner, s.owned)
 	if err != nil {
 		return ref, err
 	}

@@ -28,7 +28,7 @@ func (r *StackReconciler) reconcileNetworks(ctx context.Context, s *stackScope) 
 		id, change, err := s.engine.EnsureNetwork(ctx, swarm.NetworkSpec{
 			Name: name, Driver: n.Driver, Attachable: n.Attachable, Internal: n.Internal,
 			Encrypted: n.Encrypted, Options: n.DriverOpts, Labels: labels,
-		}, s.owner)
+		}, s.owner, s.owned)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,71 +15,27 @@ import (
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
-// prune removes owned Swarm objects the Stack no longer declares:
-// services first, then networks, configs and secrets. Volumes are never removed.
+// prune removes the owned Swarm objects the Stack no longer declares
+// (swarm.RemoveOwned: services first, then networks, configs and secrets;
+// volumes never). What is still in use is left for a later pass.
 func (r *StackReconciler) prune(ctx context.Context, s *stackScope) error {
 	if s.stack.Spec.Prune != nil && !*s.stack.Spec.Prune {
 		return nil
 	}
-	return r.removeOwned(ctx, s, s.desired)
+	left, err := r.removeOwned(ctx, s, s.owned, s.desired)
+	if left > 0 {
+		ctrl.LoggerFrom(ctx).V(1).Info("left in use, retried later", "objects", left)
+	}
+	return err
 }
 
-// removeOwned removes every object of the owner not in keep. Configs and
-// secrets still used by a service (being replaced) are left for a later pass.
-func (r *StackReconciler) removeOwned(ctx context.Context, s *stackScope, keep map[string]map[string]bool) error {
-	services, err := s.engine.ListServices(ctx, s.owner)
-	if err != nil {
-		return err
-	}
-	for _, svc := range services {
-		if keep[swarm.KindService][svc.Spec.Name] {
-			continue
-		}
-		if err := s.engine.RemoveService(ctx, svc.ID); err != nil {
-			return err
-		}
+// removeOwned removes what owned holds and keep does not, with an event for
+// each object removed.
+func (r *StackReconciler) removeOwned(ctx context.Context, s *stackScope, owned *swarm.Owned, keep map[string]map[string]bool) (int, error) {
+	return s.engine.RemoveOwned(ctx, owned, keep, func(kind, name string) {
 		s.pruned++
-		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "service %s deleted", svc.Spec.Name)
-	}
-	networks, err := s.engine.ListNetworks(ctx, s.owner)
-	if err != nil {
-		return err
-	}
-	var inUse []string
-	for _, n := range networks {
-		if keep[swarm.KindNetwork][n.Name] {
-			continue
-		}
-		if err := s.engine.RemoveNetwork(ctx, n.ID); err != nil {
-			// Tasks of removed services may still be attached for a moment.
-			inUse = append(inUse, n.Name)
-			continue
-		}
-		s.pruned++
-		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "network %s deleted", n.Name)
-	}
-	files, err := s.engine.ListFiles(ctx, s.owner)
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		if keep[f.Kind][f.Name] {
-			continue
-		}
-		if err := s.engine.RemoveFile(ctx, f); err != nil {
-			if errors.Is(err, swarm.ErrInUse) {
-				inUse = append(inUse, f.Name)
-				continue
-			}
-			return err
-		}
-		s.pruned++
-		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "%s %s deleted", f.Kind, f.Name)
-	}
-	if len(inUse) > 0 {
-		ctrl.LoggerFrom(ctx).V(1).Info("left in use, retried later", "objects", inUse)
-	}
-	return nil
+		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "%s %s deleted", kind, name)
+	})
 }
 
 // reconcileDelete removes everything the Stack owns: services, then (once
@@ -103,37 +58,37 @@ func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (c
 		controllerutil.RemoveFinalizer(s.stack, kargov1.Finalizer)
 		return ctrl.Result{}, r.Update(ctx, s.stack)
 	}
-	keep := map[string]map[string]bool{}
-	services, err := s.engine.ListServices(ctx, s.owner)
+	owned, err := s.engine.ListOwned(ctx, s.owner)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	for _, svc := range services {
-		if err := s.engine.RemoveService(ctx, svc.ID); err != nil {
+	// Services first; networks, configs and secrets once their task
+	// containers have stopped (or the timeout passed).
+	services := len(owned.Services)
+	if services > 0 {
+		if _, err := r.removeOwned(ctx, s, &swarm.Owned{Services: owned.Services}, nil); err != nil {
 			return ctrl.Result{}, err
 		}
-		r.Recorder.Eventf(s.stack, corev1.EventTypeNormal, "Deleted", "service %s deleted", svc.Spec.Name)
+		owned.Services = nil
 	}
-	tasks, err := s.engine.ContainersLeft(ctx, s.objects.Namespace)
+	containers, err := s.engine.ContainersLeft(ctx, s.objects.Namespace)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	timeout := stackTimeout(s.stack)
-	if tasks > 0 && time.Since(s.stack.DeletionTimestamp.Time) < timeout {
-		log.V(1).Info("waiting for task containers to stop", "containers", tasks)
+	timedOut := time.Since(s.stack.DeletionTimestamp.Time) >= timeout
+	if (services > 0 || containers > 0) && !timedOut {
+		log.V(1).Info("waiting for task containers to stop", "containers", containers)
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
-	if err := r.removeOwned(ctx, s, keep); err != nil {
-		return ctrl.Result{}, err
-	}
-	inventory, err := s.engine.CountOwned(ctx, s.owner)
+	left, err := r.removeOwned(ctx, s, owned, nil)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if inventory > 0 && time.Since(s.stack.DeletionTimestamp.Time) < timeout {
+	if left > 0 && !timedOut {
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 	controllerutil.RemoveFinalizer(s.stack, kargov1.Finalizer)
-	log.Info("deleted", "leftovers", inventory)
+	log.Info("deleted", "leftovers", left)
 	return ctrl.Result{}, r.Update(ctx, s.stack)
 }

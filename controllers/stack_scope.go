@@ -13,10 +13,13 @@ import (
 
 // stackScope is what the phases of one reconcile share.
 type stackScope struct {
-	stack    *kargov1.Stack
-	env      *kargov1.Environment
-	engine   *swarm.Client
-	owner    string
+	stack  *kargov1.Stack
+	env    *kargov1.Environment
+	engine *swarm.Client
+	owner  string
+	// owned is what the Stack had on the Swarm when this reconcile began,
+	// listed once per kind and read by every phase after.
+	owned    *swarm.Owned
 	services []kargov1.Service
 	// serviceObjects are the Service objects naming the Stack, as the API
 	// server has them now.
@@ -33,9 +36,9 @@ type stackScope struct {
 	// waiting holds, per service not created yet, the dependencies it waits for.
 	waiting map[string]string
 	// desiredHashes are the spec hashes of the services this reconcile,
-	// and applied the services it created or updated.
+	// and applied what it did to each service (created, updated, ...).
 	desiredHashes map[string]string
-	applied       map[string]bool
+	applied       map[string]swarm.Change
 	// previous is the status of the last reconcile: services by name and
 	// the inventory by kind/name, to tell a drift from a first creation.
 	previous    map[string]kargov1.ServiceState
@@ -55,7 +58,7 @@ func newStackScope(stack *kargov1.Stack) *stackScope {
 	s := &stackScope{
 		stack: stack, owner: desired.Owner(stack),
 		serviceErrors: map[string]error{}, waiting: map[string]string{},
-		desiredHashes: map[string]string{}, applied: map[string]bool{},
+		desiredHashes: map[string]string{}, applied: map[string]swarm.Change{},
 		previous: map[string]kargov1.ServiceState{}, inventoried: map[string]bool{}, ensured: map[string]bool{},
 	}
 	for _, st := range stack.Status.Services {

@@ -16,6 +16,17 @@ import (
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
+// listOwned lists what the Stack has on the Swarm, once per kind: the
+// phases after read this listing.
+func (r *StackReconciler) listOwned(ctx context.Context, s *stackScope) error {
+	owned, err := s.engine.ListOwned(ctx, s.owner)
+	if err != nil {
+		return err
+	}
+	s.owned = owned
+	return nil
+}
+
 // listServiceObjects reads the Service objects that name the Stack from the
 // API server, not the cache: a Stack applied in one file with its Services
 // may reconcile before the cache has seen them, and must not report Ready
@@ -65,35 +76,22 @@ func (r *StackReconciler) collectServices(_ context.Context, s *stackScope) erro
 // of one (a port taken, an unknown network) is reported on it and does not
 // stop the others.
 func (r *StackReconciler) reconcileServices(ctx context.Context, s *stackScope) error {
-	live, err := s.engine.ListServices(ctx, s.owner)
-	if err != nil {
-		return err
-	}
-	byName := map[string]swarm.ServiceView{}
-	views := func(name string) (swarm.ServiceView, bool, error) {
-		if v, ok := byName[name]; ok {
-			return v, true, nil
+	// Readiness of a dependency needs the listed task counts, not its tasks.
+	views := func(name string) (swarm.ServiceView, bool) {
+		live, ok := s.owned.Service(name)
+		if !ok {
+			return swarm.ServiceView{}, false
 		}
-		for _, svc := range live {
-			if svc.Spec.Name == name {
-				v, err := s.engine.Observe(ctx, svc)
-				byName[name] = v
-				return v, true, err
-			}
-		}
-		return swarm.ServiceView{}, false, nil
+		return swarm.View(live, nil), true
 	}
 	for i := range s.services {
 		svc := &s.services[i]
 		name := swarm.ScopedName(s.objects.Namespace, svc.Name)
-		if _, exists, _ := views(name); !exists && len(svc.Spec.DependsOn) > 0 {
+		if _, exists := views(name); !exists && len(svc.Spec.DependsOn) > 0 {
 			var waits []string
 			for _, dep := range svc.Spec.DependsOn {
-				view, ok, err := views(swarm.ScopedName(s.objects.Namespace, dep))
-				if err != nil {
-					return err
-				}
-				if !ok || !view.Ready || s.applied[dep] {
+				view, ok := views(swarm.ScopedName(s.objects.Namespace, dep))
+				if !ok || !view.Ready || s.applied[dep] == swarm.Created || s.applied[dep] == swarm.Updated {
 					waits = append(waits, dep)
 				}
 			}
@@ -127,11 +125,11 @@ func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *
 	// A spec applied before whose update Swarm rolled back is not applied
 	// again; a changed Service is.
 	retryFailed := s.previous[svc.Name].SpecHash != hash
-	res, err := s.engine.ApplyService(ctx, spec, s.owner, retryFailed)
+	res, err := s.engine.ApplyService(ctx, spec, s.owner, retryFailed, s.owned)
 	if err != nil {
 		return err
 	}
-	s.applied[svc.Name] = res.Change == swarm.Created || res.Change == swarm.Updated
+	s.applied[svc.Name] = res.Change
 	r.recordChange(ctx, s, res.Change, swarm.KindService, spec.Name, res.Drift)
 	return nil
 }

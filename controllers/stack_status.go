@@ -20,32 +20,27 @@ import (
 
 // observe reads services and their tasks into status.
 func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
-	services, err := s.engine.ListServices(ctx, s.owner)
+	// One task listing for every service not ready, for the reasons.
+	var notReady []string
+	for _, svc := range s.owned.Services {
+		if !swarm.View(svc, nil).Ready {
+			notReady = append(notReady, svc.ID)
+		}
+	}
+	tasks, err := s.engine.TasksOf(ctx, notReady)
 	if err != nil {
 		return err
 	}
 	live := map[string]swarm.ServiceView{}
 	var inventory []kargov1.InventoryEntry
-	for _, svc := range services {
-		view, err := s.engine.Observe(ctx, svc)
-		if err != nil {
-			return err
-		}
-		live[svc.Spec.Name] = view
+	for _, svc := range s.owned.Services {
+		live[svc.Spec.Name] = swarm.View(svc, tasks[svc.ID])
 		inventory = append(inventory, kargov1.InventoryEntry{Kind: swarm.KindService, Name: svc.Spec.Name, ID: svc.ID, Version: svc.Version.Index})
 	}
-	networks, err := s.engine.ListNetworks(ctx, s.owner)
-	if err != nil {
-		return err
-	}
-	for _, n := range networks {
+	for _, n := range s.owned.Networks {
 		inventory = append(inventory, kargov1.InventoryEntry{Kind: swarm.KindNetwork, Name: n.Name, ID: n.ID})
 	}
-	files, err := s.engine.ListFiles(ctx, s.owner)
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
+	for _, f := range s.owned.Files {
 		inventory = append(inventory, kargov1.InventoryEntry{Kind: f.Kind, Name: f.Name, ID: f.ID})
 	}
 	// What was applied this pass and removed by someone since (its event is
@@ -83,6 +78,11 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 			state.Message = err.Error()
 		} else if waiting, ok := s.waiting[svc.Name]; ok {
 			state.Message = waiting
+		} else if change := s.applied[svc.Name]; change == swarm.Created || change == swarm.Updated {
+			// Listed before this change: its tasks are seen at the next
+			// poll, which comes at once (it left Ready).
+			state.Ready = false
+			state.Message = string(change) + ", tasks converging"
 		} else if _, ok := live[name]; !ok {
 			state.Message = "not created yet"
 		}
@@ -174,7 +174,9 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 
 // convergencePoll is when to look again at services still converging.
 func (s *stackScope) convergencePoll() time.Duration {
-	if !s.notReadySince.IsZero() && time.Since(s.notReadySince) < freshConvergence {
+	// Tasks usually start within seconds of a change: this pass's, or the
+	// one that made the Stack leave Ready.
+	if s.created+s.updated > 0 || !s.notReadySince.IsZero() && time.Since(s.notReadySince) < freshConvergence {
 		return freshConvergencePoll
 	}
 	return convergencePoll

@@ -31,8 +31,8 @@ type KeySelector struct {
 // Placement says on which nodes tasks may run.
 type Placement struct {
 	// constraints are Swarm placement constraints, e.g. "node.role==manager"
-	// or "node.labels.mongodb==true". All must hold.
-	// +listType=atomic
+	// or "node.labels.mongodb==true". All must hold; a patch adds to them.
+	// +listType=set
 	// +optional
 	Constraints []string `json:"constraints,omitempty"`
 	// preferences spread tasks over the values of a node attribute.

@@ -38,8 +38,6 @@ const (
 	ApplyFailedReason = "ApplyFailed"
 	// ServicesNotReadyReason: some services have not converged yet.
 	ServicesNotReadyReason = "ServicesNotReady"
-	// TaskFailedReason: a service's tasks fail (message carries the task error).
-	TaskFailedReason = "TaskFailed"
 	// RolledBackReason: a service update failed and Swarm rolled it back.
 	RolledBackReason = "RolledBack"
 	// DependencyNotReadyReason: a dependsOn target is not Ready yet.
@@ -48,7 +46,8 @@ const (
 	DependencyCycleReason = "DependencyCycle"
 	// StackNotFoundReason: a Service's stackRef names no Stack.
 	StackNotFoundReason = "StackNotFound"
-	// SuspendedReason: reconciliation is suspended by spec.suspend.
+	// SuspendedReason: reconciliation is suspended by spec.suspend (Ready
+	// is Unknown: the Swarm is left as it is, and not looked at).
 	SuspendedReason = "Suspended"
 	// DeletingReason: the object is being removed from the Swarm.
 	DeletingReason = "Deleting"
@@ -74,6 +73,9 @@ const (
 	SpecHashLabel = "swarm.kargo.io/spec-hash"
 	// StackNamespaceLabel is the label docker stack deploy sets; docker stack ps/services read it.
 	StackNamespaceLabel = "com.docker.stack.namespace"
+	// ReconcileRequestAnnotation asks for an immediate reconcile of a Stack;
+	// its value is copied to status.lastHandledReconcileAt when handled.
+	ReconcileRequestAnnotation = "swarm.kargo.io/reconcile-requested-at"
 	// LogicalNameLabel holds, on a Swarm config, secret or network, the name used in manifests.
 	LogicalNameLabel = "swarm.kargo.io/name"
 )

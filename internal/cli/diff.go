@@ -654,11 +654,11 @@ func (d *differ) swarmServices(stack *kargov1.Stack, env *kargov1.Environment, r
 	if stack.Spec.Prune != nil && !*stack.Spec.Prune {
 		return nil
 	}
-	live, err := engine.ListServices(d.ctx, objs.Owner)
+	owned, err := engine.ListOwned(d.ctx, objs.Owner)
 	if err != nil {
 		return err
 	}
-	for _, svc := range live {
+	for _, svc := range owned.Services {
 		if !wanted[svc.Spec.Name] {
 			d.report("Swarm service "+svc.Spec.Name, "deleted (pruned)")
 		}

@@ -81,9 +81,13 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 			variables[env.Name] = vars
 			envOrder = append(envOrder, env.Name)
 		}
-		out, err := overlay.Render(overlay.Input{Stack: stack, Variables: vars, Defaults: env.Spec.Defaults})
+		out, err := overlay.Render(overlay.Input{Stack: stack, Variables: vars})
 		if err != nil {
 			return nil, fmt.Errorf("Stack %s (%s): %w", stack.Name, objs.stackDocs[stack.Name], err)
+		}
+		// Shown as deployed: over the Environment's defaults.
+		for i := range out.Services {
+			overlay.ApplyDefaults(&out.Services[i].Spec, env.Spec.Defaults)
 		}
 		read[env.Name] = append(read[env.Name], out.Read...)
 		return out, nil

@@ -59,7 +59,7 @@ func Render(stack *v1alpha1.Stack, env *v1alpha1.Environment, get overlay.DataGe
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
 	}
-	return overlay.Render(overlay.Input{Stack: stack, Variables: vars, Defaults: env.Spec.Defaults})
+	return overlay.Render(overlay.Input{Stack: stack, Variables: vars})
 }
 
 // Services are the Services a Stack deploys: the Service objects naming it

@@ -1,7 +1,9 @@
 // Package overlay renders the merged configuration of a Stack: the default
 // configuration (config/catalog, embedded), the user configuration (the
-// Stack's patches, images and replicas; the Environment's variables and
-// defaults), merged into Service objects. kustomize (krusty, in memory) does
+// Stack's patches, images and replicas; the Environment's variables),
+// merged into Service objects. The Environment's defaults, the lowest layer,
+// are applied once, to every Service of a Stack, hand-written or rendered,
+// when its Swarm spec is made (ApplyDefaults). kustomize (krusty, in memory) does
 // the merging, compose-go's template package the ${VAR:-default}
 // substitution.
 package overlay
@@ -46,8 +48,6 @@ replicas:
 type Input struct {
 	Stack     *v1alpha1.Stack
 	Variables *Variables
-	// Defaults of the Environment: the lowest layer.
-	Defaults *v1alpha1.ServiceDefaults
 }
 
 // Output is the merged configuration of a Stack.
@@ -64,8 +64,7 @@ type Output struct {
 }
 
 // Render merges the catalog entries picked by the Stack with its patches,
-// the Environment's variables, its images and replicas, and the
-// Environment's defaults. Errors name the field, entry, variable or service
+// the Environment's variables, its images and replicas. Errors name the field, entry, variable or service
 // at fault; nothing is half rendered.
 func Render(in Input) (*Output, error) {
 	stack := in.Stack
@@ -167,7 +166,6 @@ func Render(in Input) (*Output, error) {
 		if err != nil {
 			return nil, err
 		}
-		ApplyDefaults(&svc.Spec, in.Defaults)
 		svc.Namespace = stack.Namespace
 		svc.Spec.StackRef = v1alpha1.LocalObjectReference{Name: stack.Name}
 		if svc.Labels == nil {

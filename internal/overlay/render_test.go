@@ -155,9 +155,13 @@ spec:
 		Labels:  map[string]string{"team": "platform", "cost-center": "geo"},
 		Logging: &v1alpha1.Logging{Driver: "json-file", Options: map[string]string{"max-size": "10m"}},
 	}
-	out, err := Render(Input{Stack: stack, Variables: vars, Defaults: defaults})
+	out, err := Render(Input{Stack: stack, Variables: vars})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The Environment's defaults, the lowest layer, as the Swarm spec gets them.
+	for i := range out.Services {
+		ApplyDefaults(&out.Services[i].Spec, defaults)
 	}
 	golden(t, "overlay", printOutput(t, out))
 

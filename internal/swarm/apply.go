@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -85,23 +85,42 @@ type ServiceResult struct {
 // ApplyService makes the Swarm service match spec: create when missing,
 // update only when the live spec differs from the desired one after
 // normalization (so an unchanged service costs no write), retry when the
-// engine reports a concurrent update. With retryFailed false, a service
-// whose last update Swarm paused or rolled back is left Held: applying the
-// spec that failed again would loop.
-func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner string, retryFailed bool) (ServiceResult, error) {
+// engine reports a concurrent update. owned is the owner's listing of this
+// pass (nil: the service is inspected by name); a service of that name
+// that is not in it belongs to someone else, found when creating fails.
+// With retryFailed false, a service whose last update Swarm paused or
+// rolled back is left Held: applying the spec that failed again would loop.
+func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner string, retryFailed bool, owned *Owned) (ServiceResult, error) {
 	desiredHash := SpecHash(spec)
+	// The caller's labels stay as they were.
+	spec.Labels = maps.Clone(spec.Labels)
+	if spec.Labels == nil {
+		spec.Labels = map[string]string{}
+	}
 	spec.Labels[kargov1.SpecHashLabel] = desiredHash
+	var (
+		live  swarm.Service
+		found bool
+		err   error
+	)
+	if owned != nil {
+		live, found = owned.Service(spec.Name)
+	} else if live, found, err = c.InspectService(ctx, spec.Name); err != nil {
+		return ServiceResult{}, err
+	}
 	for attempt := 0; ; attempt++ {
-		live, _, err := c.api.ServiceInspectWithRaw(ctx, spec.Name, swarm.ServiceInspectOptions{})
-		if IsNotFound(err) {
+		if !found {
 			resp, err := c.api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{})
-			if err != nil {
+			if err == nil {
+				return ServiceResult{ID: resp.ID, Change: Created}, nil
+			}
+			if !isNameConflict(err) || attempt >= 3 {
 				return ServiceResult{}, fmt.Errorf("create service %s: %w", spec.Name, err)
 			}
-			return ServiceResult{ID: resp.ID, Change: Created}, nil
-		}
-		if err != nil {
-			return ServiceResult{}, fmt.Errorf("inspect service %s: %w", spec.Name, err)
+			if live, found, err = c.InspectService(ctx, spec.Name); err != nil {
+				return ServiceResult{}, err
+			}
+			continue
 		}
 		if err := checkOwner(KindService, spec.Name, live.Spec.Labels, owner); err != nil {
 			return ServiceResult{ID: live.ID}, err
@@ -121,6 +140,9 @@ func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner
 		}
 		_, err = c.api.ServiceUpdate(ctx, live.ID, live.Version, spec, swarm.ServiceUpdateOptions{})
 		if err != nil && strings.Contains(err.Error(), "update out of sequence") && attempt < 3 {
+			if live, found, err = c.InspectService(ctx, spec.Name); err != nil {
+				return ServiceResult{}, err
+			}
 			continue
 		}
 		if err != nil {
@@ -136,23 +158,6 @@ func SpecHash(spec swarm.ServiceSpec) string {
 	return Hash(Normalize(spec))
 }
 
-// ListServices returns the services the owner has on the Swarm.
-func (c *Client) ListServices(ctx context.Context, owner string) ([]swarm.Service, error) {
-	services, err := c.api.ServiceList(ctx, swarm.ServiceListOptions{Filters: ownerFilter(owner), Status: true})
-	if err != nil {
-		return nil, fmt.Errorf("list services: %w", err)
-	}
-	return services, nil
-}
-
-// RemoveService removes a service; a service already gone is not an error.
-func (c *Client) RemoveService(ctx context.Context, id string) error {
-	if err := c.api.ServiceRemove(ctx, id); err != nil && !IsNotFound(err) {
-		return fmt.Errorf("remove service %s: %w", id, err)
-	}
-	return nil
-}
-
 // NetworkSpec is a network Kargo creates.
 type NetworkSpec struct {
 	Name       string
@@ -166,16 +171,15 @@ type NetworkSpec struct {
 
 // EnsureNetwork creates the network when missing and returns its ID. An
 // existing network is left as it is: Swarm cannot change a network in
-// place, and recreating it would cut every service attached to it.
-func (c *Client) EnsureNetwork(ctx context.Context, spec NetworkSpec, owner string) (string, Change, error) {
-	live, err := c.api.NetworkInspect(ctx, spec.Name, network.InspectOptions{Scope: "swarm"})
-	if err == nil {
-		// NetworkInspect matches ID prefixes too; only a name match counts.
-		if live.Name == spec.Name {
-			return live.ID, Unchanged, checkOwner(KindNetwork, spec.Name, live.Labels, owner)
+// place, and recreating it would cut every service attached to it. owned is
+// the owner's listing of this pass (nil: the network is inspected by name).
+func (c *Client) EnsureNetwork(ctx context.Context, spec NetworkSpec, owner string, owned *Owned) (string, Change, error) {
+	if owned != nil {
+		if live, ok := owned.Network(spec.Name); ok {
+			return live.ID, Unchanged, nil
 		}
-	} else if !IsNotFound(err) {
-		return "", Unchanged, fmt.Errorf("inspect network %s: %w", spec.Name, err)
+	} else if id, err := c.foreignNetwork(ctx, spec.Name, owner); id != "" || err != nil {
+		return id, Unchanged, err
 	}
 	options := map[string]string{}
 	for k, v := range spec.Options {
@@ -192,10 +196,32 @@ func (c *Client) EnsureNetwork(ctx context.Context, spec NetworkSpec, owner stri
 		Driver: driver, Scope: "swarm", Attachable: spec.Attachable, Internal: spec.Internal,
 		Options: options, Labels: spec.Labels,
 	})
+	if err != nil && isNameConflict(err) {
+		if id, ferr := c.foreignNetwork(ctx, spec.Name, owner); id != "" || ferr != nil {
+			return id, Unchanged, ferr
+		}
+	}
 	if err != nil {
 		return "", Unchanged, fmt.Errorf("create network %s: %w", spec.Name, err)
 	}
 	return resp.ID, Created, nil
+}
+
+// foreignNetwork inspects the network of that name: its ID when the owner
+// has it, a ConflictError when someone else does, "" when there is none.
+func (c *Client) foreignNetwork(ctx context.Context, name, owner string) (string, error) {
+	live, err := c.api.NetworkInspect(ctx, name, network.InspectOptions{Scope: "swarm"})
+	if IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("inspect network %s: %w", name, err)
+	}
+	// NetworkInspect matches ID prefixes too; only a name match counts.
+	if live.Name != name {
+		return "", nil
+	}
+	return live.ID, checkOwner(KindNetwork, name, live.Labels, owner)
 }
 
 // ExternalNetwork returns the ID of a network that must already exist.
@@ -205,23 +231,6 @@ func (c *Client) ExternalNetwork(ctx context.Context, name string) (string, erro
 		return "", fmt.Errorf("external network %s: %w", name, err)
 	}
 	return live.ID, nil
-}
-
-// ListNetworks returns the networks the owner has on the Swarm.
-func (c *Client) ListNetworks(ctx context.Context, owner string) ([]network.Summary, error) {
-	nets, err := c.api.NetworkList(ctx, network.ListOptions{Filters: ownerFilter(owner)})
-	if err != nil {
-		return nil, fmt.Errorf("list networks: %w", err)
-	}
-	return nets, nil
-}
-
-// RemoveNetwork removes a network; one already gone is not an error.
-func (c *Client) RemoveNetwork(ctx context.Context, id string) error {
-	if err := c.api.NetworkRemove(ctx, id); err != nil && !IsNotFound(err) {
-		return fmt.Errorf("remove network %s: %w", id, err)
-	}
-	return nil
 }
 
 // FileObject is a config or secret version: its name carries a hash of the
@@ -239,89 +248,73 @@ func VersionedName(namespace, name string, data []byte) string {
 	return ScopedName(namespace, name) + "-" + hex.EncodeToString(sum[:])[:10]
 }
 
-// EnsureFile creates the config or secret version when missing.
-func (c *Client) EnsureFile(ctx context.Context, obj FileObject, owner string) (ObjectRef, Change, error) {
+// EnsureFile creates the config or secret version when missing. owned is
+// the owner's listing of this pass (nil: the object is inspected by name).
+func (c *Client) EnsureFile(ctx context.Context, obj FileObject, owner string, owned *Owned) (ObjectRef, Change, error) {
+	if obj.Kind != KindConfig && obj.Kind != KindSecret {
+		return ObjectRef{}, Unchanged, fmt.Errorf("unknown kind %q", obj.Kind)
+	}
+	if owned != nil {
+		if live, ok := owned.File(obj.Kind, obj.Name); ok {
+			return ObjectRef{ID: live.ID, Name: obj.Name}, Unchanged, nil
+		}
+	} else if ref, err := c.foreignFile(ctx, obj.Kind, obj.Name, owner); ref.ID != "" || err != nil {
+		return ref, Unchanged, err
+	}
+	annotations := swarm.Annotations{Name: obj.Name, Labels: obj.Labels}
+	var (
+		id  string
+		err error
+	)
+	if obj.Kind == KindConfig {
+		var resp swarm.ConfigCreateResponse
+		resp, err = c.api.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: annotations, Data: obj.Data})
+		id = resp.ID
+	} else {
+		var resp swarm.SecretCreateResponse
+		resp, err = c.api.SecretCreate(ctx, swarm.SecretSpec{Annotations: annotations, Data: obj.Data})
+		id = resp.ID
+	}
+	if err != nil && isNameConflict(err) {
+		if ref, ferr := c.foreignFile(ctx, obj.Kind, obj.Name, owner); ref.ID != "" || ferr != nil {
+			return ref, Unchanged, ferr
+		}
+	}
+	if err != nil {
+		// The engine's message never carries the secret's data.
+		return ObjectRef{}, Unchanged, fmt.Errorf("create %s %s: %w", obj.Kind, obj.Name, err)
+	}
+	return ObjectRef{ID: id, Name: obj.Name}, Created, nil
+}
+
+// foreignFile inspects the config or secret of that name: it when the owner
+// has it, a ConflictError when someone else does, a zero ref when there is
+// none.
+func (c *Client) foreignFile(ctx context.Context, kind, name, owner string) (ObjectRef, error) {
 	var (
 		id     string
 		labels map[string]string
 		err    error
 	)
-	switch obj.Kind {
-	case KindConfig:
+	if kind == KindConfig {
 		var live swarm.Config
-		live, _, err = c.api.ConfigInspectWithRaw(ctx, obj.Name)
+		live, _, err = c.api.ConfigInspectWithRaw(ctx, name)
 		id, labels = live.ID, live.Spec.Labels
-	case KindSecret:
+	} else {
 		var live swarm.Secret
-		live, _, err = c.api.SecretInspectWithRaw(ctx, obj.Name)
+		live, _, err = c.api.SecretInspectWithRaw(ctx, name)
 		id, labels = live.ID, live.Spec.Labels
-	default:
-		return ObjectRef{}, Unchanged, fmt.Errorf("unknown kind %q", obj.Kind)
 	}
-	if err == nil {
-		return ObjectRef{ID: id, Name: obj.Name}, Unchanged, checkOwner(obj.Kind, obj.Name, labels, owner)
+	if IsNotFound(err) {
+		return ObjectRef{}, nil
 	}
-	if !IsNotFound(err) {
-		return ObjectRef{}, Unchanged, fmt.Errorf("inspect %s %s: %w", obj.Kind, obj.Name, err)
-	}
-	annotations := swarm.Annotations{Name: obj.Name, Labels: obj.Labels}
-	if obj.Kind == KindConfig {
-		resp, err := c.api.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: annotations, Data: obj.Data})
-		if err != nil {
-			return ObjectRef{}, Unchanged, fmt.Errorf("create config %s: %w", obj.Name, err)
-		}
-		return ObjectRef{ID: resp.ID, Name: obj.Name}, Created, nil
-	}
-	resp, err := c.api.SecretCreate(ctx, swarm.SecretSpec{Annotations: annotations, Data: obj.Data})
 	if err != nil {
-		// The engine's message never carries the secret's data.
-		return ObjectRef{}, Unchanged, fmt.Errorf("create secret %s: %w", obj.Name, err)
+		return ObjectRef{}, fmt.Errorf("inspect %s %s: %w", kind, name, err)
 	}
-	return ObjectRef{ID: resp.ID, Name: obj.Name}, Created, nil
+	return ObjectRef{ID: id, Name: name}, checkOwner(kind, name, labels, owner)
 }
 
 // OwnedFile is a config or secret on the Swarm.
 type OwnedFile struct {
 	Kind, ID, Name string
-}
-
-// ListFiles returns the configs and secrets the owner has on the Swarm.
-func (c *Client) ListFiles(ctx context.Context, owner string) ([]OwnedFile, error) {
-	configs, err := c.api.ConfigList(ctx, swarm.ConfigListOptions{Filters: ownerFilter(owner)})
-	if err != nil {
-		return nil, fmt.Errorf("list configs: %w", err)
-	}
-	secrets, err := c.api.SecretList(ctx, swarm.SecretListOptions{Filters: ownerFilter(owner)})
-	if err != nil {
-		return nil, fmt.Errorf("list secrets: %w", err)
-	}
-	out := make([]OwnedFile, 0, len(configs)+len(secrets))
-	for _, cfg := range configs {
-		out = append(out, OwnedFile{Kind: KindConfig, ID: cfg.ID, Name: cfg.Spec.Name})
-	}
-	for _, s := range secrets {
-		out = append(out, OwnedFile{Kind: KindSecret, ID: s.ID, Name: s.Spec.Name})
-	}
-	return out, nil
-}
-
-// ErrInUse: Swarm refuses to remove a config or secret a service still uses.
-var ErrInUse = errors.New("in use")
-
-// RemoveFile removes a config or secret; one already gone is not an error.
-func (c *Client) RemoveFile(ctx context.Context, f OwnedFile) error {
-	var err error
-	if f.Kind == KindConfig {
-		err = c.api.ConfigRemove(ctx, f.ID)
-	} else {
-		err = c.api.SecretRemove(ctx, f.ID)
-	}
-	switch {
-	case err == nil, IsNotFound(err):
-		return nil
-	case strings.Contains(err.Error(), "in use"):
-		return fmt.Errorf("remove %s %s: %w", f.Kind, f.Name, ErrInUse)
-	default:
-		return fmt.Errorf("remove %s %s: %w", f.Kind, f.Name, err)
-	}
 }

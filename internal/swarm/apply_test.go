@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	dockerswarm "github.com/docker/docker/api/types/swarm"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,12 +88,12 @@ func TestServiceLifecycle(t *testing.T) {
 	owner := "default/" + ns
 	labels := map[string]string{kargov1.OwnerLabel: owner, kargov1.StackNamespaceLabel: ns}
 
-	netID, change, err := c.EnsureNetwork(ctx, swarm.NetworkSpec{Name: swarm.ScopedName(ns, "back"), Attachable: true, Labels: labels}, owner)
+	netID, change, err := c.EnsureNetwork(ctx, swarm.NetworkSpec{Name: swarm.ScopedName(ns, "back"), Attachable: true, Labels: labels}, owner, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(change).To(Equal(swarm.Created))
-	site, _, err := c.EnsureFile(ctx, swarm.FileObject{Kind: swarm.KindConfig, Name: swarm.VersionedName(ns, "site", []byte("hi")), Data: []byte("hi"), Labels: labels}, owner)
+	site, _, err := c.EnsureFile(ctx, swarm.FileObject{Kind: swarm.KindConfig, Name: swarm.VersionedName(ns, "site", []byte("hi")), Data: []byte("hi"), Labels: labels}, owner, nil)
 	g.Expect(err).NotTo(HaveOccurred())
-	password, _, err := c.EnsureFile(ctx, swarm.FileObject{Kind: swarm.KindSecret, Name: swarm.VersionedName(ns, "password", []byte("pw")), Data: []byte("pw"), Labels: labels}, owner)
+	password, _, err := c.EnsureFile(ctx, swarm.FileObject{Kind: swarm.KindSecret, Name: swarm.VersionedName(ns, "password", []byte("pw")), Data: []byte("pw"), Labels: labels}, owner, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 
 	objs := swarm.StackObjects{
@@ -105,41 +106,52 @@ func TestServiceLifecycle(t *testing.T) {
 	svc := fullService("web")
 	spec, err := swarm.ServiceSpec(svc, objs)
 	g.Expect(err).NotTo(HaveOccurred())
-	res, err := c.ApplyService(ctx, spec, owner, true)
+	res, err := c.ApplyService(ctx, spec, owner, true, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Created))
 	t.Logf("created service %s (%s)", spec.Name, res.ID)
 
+	// The reconciler's path: one listing, then nothing but reads of it.
+	owned, err := c.ListOwned(ctx, owner)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(owned.Count()).To(Equal(4), "service, network, config, secret")
 	writes := c.Writes()
 	spec, _ = swarm.ServiceSpec(svc, objs)
-	res, err = c.ApplyService(ctx, spec, owner, true)
+	res, err = c.ApplyService(ctx, spec, owner, true, owned)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Unchanged), "a second apply of the same spec must not update (drift: %v)", res.Drift)
 	g.Expect(c.Writes()-writes).To(BeZero(), "write calls on a no-op apply")
 
+	_, change, err = c.EnsureNetwork(ctx, swarm.NetworkSpec{Name: swarm.ScopedName(ns, "back"), Attachable: true, Labels: labels}, owner, owned)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(change).To(Equal(swarm.Unchanged))
+	g.Expect(c.Writes()-writes).To(BeZero(), "write calls on a no-op ensure")
+
 	svc.Spec.Replicas = ptr.To[int64](2)
 	spec, _ = swarm.ServiceSpec(svc, objs)
-	res, err = c.ApplyService(ctx, spec, owner, true)
+	res, err = c.ApplyService(ctx, spec, owner, true, owned)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Updated))
 	g.Expect(res.Drift).To(BeEmpty(), "a change of the Service is not drift")
 
-	services, err := c.ListServices(ctx, owner)
+	owned, err = c.ListOwned(ctx, owner)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(services).To(HaveLen(1))
-	g.Expect(*services[0].Spec.Mode.Replicated.Replicas).To(BeEquivalentTo(2))
+	g.Expect(owned.Services).To(HaveLen(1))
+	g.Expect(*owned.Services[0].Spec.Mode.Replicated.Replicas).To(BeEquivalentTo(2))
 
-	g.Expect(c.RemoveService(ctx, res.ID)).To(Succeed())
-	g.Eventually(func() error { return c.RemoveNetwork(ctx, netID) }, 30*time.Second, 500*time.Millisecond).Should(Succeed())
-	files, err := c.ListFiles(ctx, owner)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(files).To(HaveLen(2))
-	for _, f := range files {
-		g.Expect(c.RemoveFile(ctx, f)).To(Succeed())
-	}
-	services, err = c.ListServices(ctx, owner)
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(services).To(BeEmpty())
+	// Removal in Swarm's order; the network waits for the task to stop.
+	var removed []string
+	g.Eventually(func(g Gomega) {
+		owned, err := c.ListOwned(ctx, owner)
+		g.Expect(err).NotTo(HaveOccurred())
+		_, err = c.RemoveOwned(ctx, owned, nil, func(kind, name string) { removed = append(removed, kind) })
+		g.Expect(err).NotTo(HaveOccurred())
+		owned, err = c.ListOwned(ctx, owner)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(owned.Count()).To(BeZero())
+	}, 30*time.Second, 500*time.Millisecond).Should(Succeed())
+	g.Expect(removed[0]).To(Equal(swarm.KindService), "services go first")
+	g.Expect(removed).To(ContainElements(swarm.KindService, swarm.KindNetwork, swarm.KindConfig, swarm.KindSecret))
 	t.Logf("removed service %s and its network, config and secret", spec.Name)
 }
 
@@ -153,18 +165,29 @@ func TestConflictWithUnmanagedService(t *testing.T) {
 		swarm.StackObjects{Namespace: ns, Owner: "someone/else"})
 	g.Expect(err).NotTo(HaveOccurred())
 	delete(foreign.Labels, kargov1.OwnerLabel)
-	res, err := c.ApplyService(ctx, foreign, "", true)
+	res, err := c.ApplyService(ctx, foreign, "", true, nil)
 	g.Expect(err).NotTo(HaveOccurred())
-	defer func() { _ = c.RemoveService(ctx, res.ID) }()
+	defer func() {
+		_, _ = c.RemoveOwned(ctx, &swarm.Owned{Services: []dockerswarm.Service{{ID: res.ID}}}, nil, func(string, string) {})
+	}()
 
 	mine := foreign
 	mine.Labels = map[string]string{kargov1.OwnerLabel: "default/" + ns}
 	writes := c.Writes()
-	_, err = c.ApplyService(ctx, mine, "default/"+ns, true)
+	_, err = c.ApplyService(ctx, mine, "default/"+ns, true, nil)
 	var conflict *swarm.ConflictError
 	g.Expect(err).To(BeAssignableToTypeOf(conflict))
 	g.Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("service %s_db exists and is not managed by Kargo", ns)))
 	g.Expect(c.Writes() - writes).To(BeZero())
+
+	// From the owner's listing, where it is absent: the create is refused
+	// and the service found to be someone else's.
+	_, err = c.ApplyService(ctx, mine, "default/"+ns, true, &swarm.Owned{})
+	g.Expect(err).To(BeAssignableToTypeOf(conflict))
+	live, found, err := c.InspectService(ctx, foreign.Name)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(found).To(BeTrue())
+	g.Expect(live.Spec.Labels).NotTo(HaveKey(kargov1.OwnerLabel), "the foreign service was changed")
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }

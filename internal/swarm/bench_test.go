@@ -49,16 +49,16 @@ func BenchmarkApplyServiceNoop(b *testing.B) {
 	ns := "bench-" + utilrand.String(5)
 	owner := "default/" + ns
 	spec := benchSpec(b, ns)
-	res, err := c.ApplyService(ctx, spec, owner, true)
+	res, err := c.ApplyService(ctx, spec, owner, true, nil)
 	if err != nil || res.Change != swarm.Created {
 		b.Fatalf("first apply: %q, %v; want created", res.Change, err)
 	}
 	b.Cleanup(func() {
-		if err := c.RemoveService(ctx, res.ID); err != nil {
+		if err := bare.ServiceRemove(ctx, res.ID); err != nil {
 			b.Errorf("remove bench service %s: %v", spec.Name, err)
 		}
 	})
-	if res, err := c.ApplyService(ctx, spec, owner, true); err != nil || res.Change != swarm.Unchanged {
+	if res, err := c.ApplyService(ctx, spec, owner, true, nil); err != nil || res.Change != swarm.Unchanged {
 		b.Fatalf("second apply: %q (drift %v), %v; want unchanged", res.Change, res.Drift, err)
 	}
 
@@ -66,7 +66,7 @@ func BenchmarkApplyServiceNoop(b *testing.B) {
 	writes := c.Writes()
 	for i := 0; b.Loop(); i++ {
 		p.Run(i, func() {
-			res, err := c.ApplyService(ctx, spec, owner, true)
+			res, err := c.ApplyService(ctx, spec, owner, true, nil)
 			if err != nil || res.Change != swarm.Unchanged {
 				b.Fatalf("no-op apply: %q (drift %v), %v", res.Change, res.Drift, err)
 			}

@@ -19,6 +19,8 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
 	dockerclient "github.com/docker/docker/client"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
 // TLSMaterial is the PEM content of a client certificate and its CA.
@@ -44,22 +46,12 @@ type Client struct {
 	writes *atomic.Int64
 }
 
-// ErrorKind classifies why an endpoint cannot be used.
-type ErrorKind string
-
-const (
-	// KindUnreachable: the endpoint did not answer.
-	KindUnreachable ErrorKind = "Unreachable"
-	// KindTLS: TLS material is invalid or the handshake failed.
-	KindTLS ErrorKind = "TLSError"
-	// KindNotSwarmManager: the engine is not a manager of an active Swarm.
-	KindNotSwarmManager ErrorKind = "NotSwarmManager"
-)
-
-// EndpointError is a failure to use an endpoint, with its kind.
+// EndpointError is a failure to use an endpoint, with the condition reason
+// an Environment reports for it: kargov1.UnreachableReason, TLSErrorReason
+// or NotSwarmManagerReason.
 type EndpointError struct {
-	Kind ErrorKind
-	Err  error
+	Reason string
+	Err    error
 }
 
 func (e *EndpointError) Error() string { return e.Err.Error() }
@@ -79,7 +71,7 @@ func Connect(ep Endpoint, opts ...Option) (*Client, error) {
 	if ep.TLS != nil {
 		cfg, err := tlsConfig(ep)
 		if err != nil {
-			return nil, &EndpointError{Kind: KindTLS, Err: err}
+			return nil, &EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
 		}
 		transport.TLSClientConfig = cfg
 		scheme = "https"
@@ -165,7 +157,7 @@ func (c *Client) Ping(ctx context.Context) (Info, error) {
 		return Info{}, classify(err)
 	}
 	if err := checkManager(sys); err != nil {
-		return Info{}, &EndpointError{Kind: KindNotSwarmManager, Err: err}
+		return Info{}, &EndpointError{Reason: kargov1.NotSwarmManagerReason, Err: err}
 	}
 	return Info{
 		ClusterID:     sys.Swarm.Cluster.ID,
@@ -197,9 +189,9 @@ func classify(err error) error {
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &recordErr),
 		strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"),
 		strings.Contains(msg, "Client sent an HTTP request to an HTTPS server"):
-		return &EndpointError{Kind: KindTLS, Err: err}
+		return &EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
 	default:
-		return &EndpointError{Kind: KindUnreachable, Err: err}
+		return &EndpointError{Reason: kargov1.UnreachableReason, Err: err}
 	}
 }
 
@@ -236,11 +228,25 @@ func operation(req *http.Request) string {
 	if len(parts) > 0 {
 		resource = parts[0]
 	}
-	if len(parts) > 1 {
-		switch last := parts[len(parts)-1]; last {
-		case "create", "update", "logs", "json", "tasks":
-			resource += "/" + last
-		}
+	// A list (GET /services) and an inspect (GET /services/{id}) differ;
+	// IDs and names never become label values.
+	switch {
+	case len(parts) == 2 && isVerb(parts[1]):
+		resource += "/" + parts[1]
+	case len(parts) == 2:
+		resource += "/{id}"
+	case len(parts) > 2:
+		resource += "/{id}/" + parts[len(parts)-1]
 	}
 	return req.Method + " /" + resource
+}
+
+// isVerb tells the last path element of an operation on a collection
+// (POST /services/create, GET /containers/json) from an object's ID.
+func isVerb(element string) bool {
+	switch element {
+	case "create", "update", "json", "prune":
+		return true
+	}
+	return false
 }

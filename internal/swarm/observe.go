@@ -25,10 +25,11 @@ type ServiceView struct {
 	Message string
 }
 
-// Observe reads a service (listed with its task counts) and its tasks.
-// Ready: running tasks equal desired ones and the last update neither paused
-// nor rolled back.
-func (c *Client) Observe(ctx context.Context, svc swarm.Service) (ServiceView, error) {
+// View is the observed state of a listed service (with its task counts),
+// given its tasks when it is not ready (TasksOf), for the reason. Ready:
+// running tasks equal desired ones and the last update neither paused nor
+// rolled back, nor still in progress.
+func View(svc swarm.Service, tasks []swarm.Task) ServiceView {
 	view := ServiceView{ID: svc.ID}
 	if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
 		view.Image = cs.Image
@@ -50,17 +51,7 @@ func (c *Client) Observe(ctx context.Context, svc swarm.Service) (ServiceView, e
 	}
 	view.Ready = !updateFailed && view.Running == view.Desired && view.UpdateState != string(swarm.UpdateStateUpdating)
 	if view.Ready {
-		return view, nil
-	}
-	tasks, err := c.api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", svc.ID))})
-	if IsNotFound(err) {
-		// Removed since it was listed (by hand, or a prune); its removal
-		// event brings the next reconcile.
-		view.Ready, view.Message = false, "removed while being observed"
-		return view, nil
-	}
-	if err != nil {
-		return view, fmt.Errorf("list tasks of %s: %w", svc.Spec.Name, err)
+		return view
 	}
 	if msg := taskError(tasks); msg != "" {
 		if view.Message != "" {
@@ -68,7 +59,7 @@ func (c *Client) Observe(ctx context.Context, svc swarm.Service) (ServiceView, e
 		}
 		view.Message += msg
 	}
-	return view, nil
+	return view
 }
 
 // UpdateFailed tells whether a service's update state means its last update
@@ -107,21 +98,4 @@ func (c *Client) ContainersLeft(ctx context.Context, namespace string) (int, err
 		return 0, fmt.Errorf("list containers: %w", err)
 	}
 	return len(containers), nil
-}
-
-// CountOwned counts the services, networks, configs and secrets of the owner.
-func (c *Client) CountOwned(ctx context.Context, owner string) (int, error) {
-	services, err := c.ListServices(ctx, owner)
-	if err != nil {
-		return 0, err
-	}
-	networks, err := c.ListNetworks(ctx, owner)
-	if err != nil {
-		return 0, err
-	}
-	files, err := c.ListFiles(ctx, owner)
-	if err != nil {
-		return 0, err
-	}
-	return len(services) + len(networks) + len(files), nil
 }

@@ -1,0 +1,70 @@
+package controllers_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// TestOneListingPerKind counts, with the Engine client's request metrics
+// and controller-runtime's reconcile counter, what a reconcile of a
+// converged Stack (three services, a network, a config, a secret) asks the
+// Swarm: one list per kind, no inspect of any object, no task list (every
+// service is ready), no write.
+func TestOneListingPerKind(t *testing.T) {
+	f := newFixture(t)
+	f.slowResync()
+	f.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: f.namespace}, Data: map[string]string{"index.html": "hi"}})
+	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte("pw")}})
+	stack := &kargov1.Stack{
+		ObjectMeta: metav1.ObjectMeta{Name: "lists", Namespace: f.namespace},
+		Spec: kargov1.StackSpec{
+			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			Namespace:      f.namespace + "-lists",
+			Networks:       []kargov1.Network{{Name: "back"}},
+			Configs:        []kargov1.StackConfig{{Name: "site", ConfigMapKeyRef: kargov1.KeySelector{Name: "site", Key: "index.html"}}},
+			Secrets:        []kargov1.StackSecret{{Name: "db", SecretKeyRef: kargov1.KeySelector{Name: "db", Key: "password"}}},
+		},
+	}
+	f.create(stack)
+	for _, name := range []string{"a", "b", "c"} {
+		svc := sleeper(name)
+		svc.Namespace, svc.Spec.StackRef.Name = f.namespace, stack.Name
+		svc.Spec.Configs = []kargov1.FileReference{{Name: "site", Target: "/www/index.html"}}
+		svc.Spec.Secrets = []kargov1.FileReference{{Name: "db"}}
+		f.create(svc)
+	}
+	f.waitStackReady(stack, 3)
+
+	lists := []string{"GET /services", "GET /networks", "GET /configs", "GET /secrets"}
+	others := []string{"GET /tasks", "GET /services/{id}", "GET /networks/{id}", "GET /configs/{id}", "GET /secrets/{id}"}
+	reconciles := func() float64 {
+		return metricSum(f, "controller_runtime_reconcile_total", map[string]string{"controller": "stack"})
+	}
+	before := map[string]float64{}
+	for _, op := range append(lists, others...) {
+		before[op] = engineRequests(f, op)
+	}
+	reconcilesBefore := reconciles()
+	writes := f.engine().Writes()
+	f.requestReconcile(stack)
+	f.waitStackReady(stack, 3)
+
+	// Once the reconciles it caused are done (a status change may cause
+	// another), each made one list per kind and nothing else.
+	f.g.Eventually(func(g Gomega) {
+		n := reconciles() - reconcilesBefore
+		g.Expect(n).To(BeNumerically(">=", 1))
+		for _, op := range lists {
+			g.Expect(engineRequests(f, op)-before[op]).To(Equal(n), "%s requests in %v reconciles", op, n)
+		}
+	}, timeout, poll).Should(Succeed())
+	for _, op := range others {
+		f.g.Expect(engineRequests(f, op)-before[op]).To(BeZero(), "%s requests", op)
+	}
+	f.g.Expect(f.engine().Writes()).To(Equal(writes), "writes in reconciles that change nothing")
+}

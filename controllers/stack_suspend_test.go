@@ -1,0 +1,35 @@
+package controllers_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// TestSuspendedStack: a suspended Stack says so (Ready=Unknown, reason
+// Suspended) and leaves the Swarm alone, a change of its Services
+// included; resumed, it applies the change and is Ready again.
+func TestSuspendedStack(t *testing.T) {
+	f := newFixture(t)
+	stack := f.stackWith("paused", sleeper("web"))
+	f.waitStackReady(stack, 1)
+	version := f.swarmServiceIn("paused", "web").Version.Index
+
+	f.update(stack, func() { stack.Spec.Suspend = true })
+	f.eventually(stack, func(g Gomega) {
+		expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionUnknown, kargov1.SuspendedReason)
+	})
+	web := &kargov1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: f.namespace}}
+	f.update(web, func() { web.Spec.Env = []kargov1.EnvVar{{Name: "MODE", Value: "changed"}} })
+	f.requestReconcile(stack)
+	f.g.Expect(f.swarmServiceIn("paused", "web").Version.Index).To(Equal(version), "a suspended Stack updated its service")
+
+	f.update(stack, func() { stack.Spec.Suspend = false })
+	f.g.Eventually(func() []string {
+		return f.swarmServiceIn("paused", "web").Spec.TaskTemplate.ContainerSpec.Env
+	}, timeout, poll).Should(ContainElement("MODE=changed"))
+	f.waitStackReady(stack, 1)
+}
