@@ -1,4 +1,7 @@
-package testenv
+// Package testmanager runs Kargo's manager in a test process against an
+// envtest API server, for test suites outside controllers/ (internal/testenv
+// cannot: packages that controllers imports use testenv in their tests).
+package testmanager
 
 import (
 	"context"
@@ -31,10 +34,10 @@ type Manager struct {
 	done   chan struct{}
 }
 
-// StartManager starts every Kargo controller (controllers.SetupAll) on cfg,
+// Start starts every Kargo controller (controllers.SetupAll) on cfg,
 // serving metrics on metricsAddr ("0": none), and logs at the level
 // KARGO_TEST_LOGS asks for (errors only when unset).
-func StartManager(cfg *rest.Config, metricsAddr string) (*Manager, error) {
+func Start(cfg *rest.Config, metricsAddr string) (*Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(LogLevel())))
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)

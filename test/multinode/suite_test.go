@@ -31,6 +31,7 @@ import (
 
 	"github.com/kargo-io/kargo/internal/swarm"
 	"github.com/kargo-io/kargo/internal/testenv"
+	"github.com/kargo-io/kargo/internal/testmanager"
 )
 
 // nodeCount is the size of the Swarm the tests need: a manager and two
@@ -70,7 +71,7 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	defer func() { _ = env.Stop() }()
-	mgr, err := testenv.StartManager(cfg, "0")
+	mgr, err := testmanager.Start(cfg, "0")
 	if err != nil {
 		return fail(err)
 	}
