@@ -8,6 +8,8 @@ LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= kubectl kustomize
 GO_TEST_FLAGS ?= -count=1 -timeout 45m
+# BENCH_FLAGS select parts of hack/bench, e.g. -parts converge -sizes 50.
+BENCH_FLAGS ?=
 export K8S_VERSION
 
 SHELL := /usr/bin/env bash -o pipefail
@@ -66,7 +68,7 @@ test-stress: ## make test with every core kept busy by hack/stress.sh (a slow, l
 	hack/stress.sh $(MAKE) test
 
 .PHONY: bench
-bench: swarm-up ## Benchmarks of ./internal/... (local Swarm), each as a ratio against a peer in the same loop.
+bench: swarm-up envtest-assets ## Benchmarks of ./internal/... and Kargo vs docker stack deploy side by side (hack/bench), on the local Swarm.
 	@mkdir -p $(LOCALBIN)
 	DOCKER_HOST="$$(hack/swarm.sh host)" \
 		go test -run '^$$' -bench . -benchmem ./internal/... 2>&1 | tee $(LOCALBIN)/bench.log | grep -E '^(Benchmark|ok|FAIL|--- |panic|\s+\S+_test.go)'
@@ -76,6 +78,9 @@ bench: swarm-up ## Benchmarks of ./internal/... (local Swarm), each as a ratio a
 			if (u ~ /^x-/) { x = substr(u, 3); r = $$i } else if (u ~ /^ns\//) ns[substr(u, 4)] = $$i / 1e6 } \
 		for (k in ns) if (k != "op" && k != x) op = k; \
 		if (x != "") printf "  %-28s %6.2f x-%-8s %s %.3g ms, %s %.3g ms\n", $$1, r, x, op, ns[op], x, ns[x] }' $(LOCALBIN)/bench.log
+	@echo "== Kargo vs docker stack deploy (hack/bench $(BENCH_FLAGS); logs, profiles and the table in bin/bench)"
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
+		go run ./hack/bench -out $(LOCALBIN)/bench $(BENCH_FLAGS)
 
 ##@ Build
 

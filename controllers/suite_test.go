@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -70,7 +69,7 @@ func run(m *testing.M) int {
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = kargov1.AddToScheme(scheme)
-	metricsAddr, err := freeLoopbackAddr()
+	metricsAddr, err := testenv.FreeLoopbackAddr()
 	if err != nil {
 		return fail(err)
 	}
@@ -124,16 +123,6 @@ func leftovers(ctx context.Context) error {
 		return errors.New(strings.Join(left, ", "))
 	}
 	return nil
-}
-
-// freeLoopbackAddr returns a 127.0.0.1 address with a port free right now.
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func zapLevel() zapcore.Level {

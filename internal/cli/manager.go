@@ -18,7 +18,7 @@ import (
 )
 
 func newManagerCommand() *cobra.Command {
-	var metricsAddr, probeAddr string
+	var metricsAddr, probeAddr, pprofAddr string
 	var leaderElect bool
 	opts := zap.Options{}
 	cmd := &cobra.Command{
@@ -31,12 +31,13 @@ their Swarms. This is what kargo runs without a subcommand.`,
   kargo manager --leader-elect --metrics-bind-address :8443 --zap-log-level debug`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runManager(metricsAddr, probeAddr, leaderElect, &opts)
+			return runManager(metricsAddr, probeAddr, pprofAddr, leaderElect, &opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	f.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
+	f.StringVar(&pprofAddr, "pprof-bind-address", "", "address of the Go profiler (/debug/pprof/); empty or 0 disables it")
 	f.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	opts.BindFlags(goFlags)
@@ -44,7 +45,7 @@ their Swarms. This is what kargo runs without a subcommand.`,
 	return cmd
 }
 
-func runManager(metricsAddr, probeAddr string, leaderElect bool, opts *zap.Options) error {
+func runManager(metricsAddr, probeAddr, pprofAddr string, leaderElect bool, opts *zap.Options) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(opts)))
 
 	scheme := runtime.NewScheme()
@@ -55,6 +56,7 @@ func runManager(metricsAddr, probeAddr string, leaderElect bool, opts *zap.Optio
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
+		PprofBindAddress:       pprofAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "kargo-manager.swarm.kargo.io",
 	})
