@@ -23,7 +23,7 @@ import (
 // Watchers keeps one Docker events subscription per Environment and turns
 // what it sees into reconcile requests: a change of a stack's service,
 // network, config or secret enqueues that Stack; a node change enqueues the
-// Environment. This is what undoes a manual docker service rm in seconds;
+// Environment and its Stacks. This is what undoes a manual docker service rm in seconds;
 // the periodic resync (spec.interval) stays as the fallback.
 type Watchers struct {
 	// Reader lists Stacks (the manager's cache).
@@ -123,6 +123,9 @@ func (w *Watchers) run(ctx context.Context, env types.NamespacedName, engine *sw
 	}
 }
 
+// nodeSettle is how long after a node event the Stacks look again.
+const nodeSettle = 3 * time.Second
+
 func newEventBackoff() wait.Backoff {
 	return wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 1 << 30, Cap: time.Minute}
 }
@@ -134,6 +137,18 @@ func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev sw
 	ctrl.Log.WithName("events").V(1).Info("swarm event", "environment", env.String(), "kind", ev.Kind, "action", ev.Action, "name", ev.Name)
 	if ev.Kind == "node" {
 		w.send(ctx, w.Environments, &kargov1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: env.Name}})
+		// A node that goes down or is drained makes Swarm move its tasks,
+		// which have no events of their own: every Stack of the Environment
+		// looks at its services now, and again once the orchestrator has
+		// had time to act, so that a Ready Stack does not keep saying so
+		// until its next resync. A Stack not Ready then polls as usual.
+		all := func(kargov1.Stack) bool { return true }
+		w.enqueueStacks(ctx, env, all)
+		time.AfterFunc(nodeSettle, func() {
+			if ctx.Err() == nil {
+				w.enqueueStacks(ctx, env, all)
+			}
+		})
 		return
 	}
 	w.enqueueStacks(ctx, env, func(st kargov1.Stack) bool {
