@@ -57,11 +57,26 @@ swarm-up: ## Start the local single-node Swarm (own dockerd on a private socket)
 swarm-down: ## Stop the local Swarm and remove its state.
 	hack/swarm.sh down
 
+.PHONY: swarm-multi-up
+swarm-multi-up: ## Start the local 3-node Swarm (3 dockerd in network namespaces, beside the single-node one).
+	@hack/swarm.sh up --nodes 3 >/dev/null
+
+.PHONY: swarm-multi-down
+swarm-multi-down: ## Stop the 3-node Swarm and remove its state, namespaces, links and rule.
+	hack/swarm.sh down --nodes 3
+
 .PHONY: test
 test: manifests generate fmt vet envtest-assets swarm-up ## All tests: pure (golden) tests, envtest suites and swarm-backed tests.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
 		go test $(GO_TEST_FLAGS) -v ./... 2>&1 | tee $(LOCALBIN)/test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
 	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test.log && { echo "tests failed: see bin/test.log"; exit 1; } || true
+
+.PHONY: test-multinode
+test-multinode: envtest-assets swarm-multi-up ## Tests on the 3-node Swarm (placement, node crash, drain): go test -tags multinode ./test/multinode/.
+	@mkdir -p $(LOCALBIN)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" KARGO_MULTINODE_DOCKER_HOST="$$(hack/swarm.sh host --nodes 3)" \
+		go test $(GO_TEST_FLAGS) -tags multinode -v ./test/multinode/ 2>&1 | tee $(LOCALBIN)/test-multinode.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
+	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test-multinode.log && { echo "multi-node tests failed: see bin/test-multinode.log"; exit 1; } || true
 
 .PHONY: test-stress
 test-stress: ## make test with every core kept busy by hack/stress.sh (a slow, loaded machine).
