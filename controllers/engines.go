@@ -19,6 +19,16 @@ import (
 type Engines struct {
 	mu      sync.Mutex
 	clients map[types.NamespacedName]cachedEngine
+	// connections sizes each client's pool (see SetConnections).
+	connections int
+}
+
+// SetConnections sizes the connection pool of the clients built from now
+// on for n Engine API requests at once.
+func (e *Engines) SetConnections(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.connections = n
 }
 
 type cachedEngine struct {
@@ -48,7 +58,7 @@ func (e *Engines) For(ctx context.Context, c client.Reader, env *kargov1.Environ
 		_ = cached.client.Close()
 		delete(e.clients, key)
 	}
-	cli, err := swarm.Connect(ep, swarm.WithRequestObserver(metrics.EngineRequestObserver(key.String())))
+	cli, err := swarm.Connect(ep, swarm.WithRequestObserver(metrics.EngineRequestObserver(key.String())), swarm.WithConnections(e.connections))
 	if err != nil {
 		return nil, &swarm.EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
 	}

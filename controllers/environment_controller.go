@@ -16,6 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -212,7 +213,7 @@ func environmentInterval(env *kargov1.Environment) time.Duration {
 // SetupWithManager registers the controller; a change of a TLS Secret, of
 // a ConfigMap or Secret of variablesFrom, or of a Stack's spec (what its
 // Stacks read) reconciles the Environments that use it.
-func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &kargov1.Environment{}, tlsSecretIndex, func(o client.Object) []string {
 		if ref := o.(*kargov1.Environment).Spec.Endpoint.TLSSecretRef; ref != nil {
 			return []string{ref.Name}
@@ -242,6 +243,7 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOfStack), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.Watchers.Environments, &handler.EnqueueRequestForObject{})).
 		Named("environment").
+		WithOptions(opts).
 		Complete(r)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -11,6 +12,7 @@ import (
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -37,6 +39,12 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 	}
 	base := svc.DeepCopy()
 	defer func() {
+		// A Stack's status changes reconcile all its Services; most of them
+		// have nothing new to report, and an empty patch still costs the
+		// API server a request.
+		if equality.Semantic.DeepEqual(base.Status, svc.Status) {
+			return
+		}
 		if err := r.Status().Patch(ctx, svc, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patch status: %w", err)})
 		}
@@ -83,11 +91,12 @@ func (r *ServiceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (re
 
 // SetupWithManager registers the controller; a Stack's status change
 // reconciles its Services.
-func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *ServiceReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&kargov1.Service{}).
 		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.servicesOfStack)).
 		Named("service").
+		WithOptions(opts).
 		Complete(r)
 }
 

@@ -8,23 +8,40 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
+// DefaultMaxConcurrentReconciles is how many objects of each kind are
+// reconciled at once unless the manager is told otherwise
+// (--max-concurrent-reconciles).
+const DefaultMaxConcurrentReconciles = 4
+
 // SetupAll registers the three reconcilers on a manager, sharing the
-// engine clients and the Swarm event subscriptions.
-func SetupAll(mgr ctrl.Manager, engines *Engines) error {
+// engine clients and the Swarm event subscriptions. opts, when given,
+// applies to each controller; MaxConcurrentReconciles defaults to
+// DefaultMaxConcurrentReconciles, and the engine clients keep enough
+// connections open for that many Stacks applying services at once.
+func SetupAll(mgr ctrl.Manager, engines *Engines, opts ...controller.Options) error {
+	var o controller.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	}
+	engines.SetConnections(o.MaxConcurrentReconciles*serviceApplyConcurrency + 2)
 	watchers := NewWatchers(mgr.GetClient(), engines)
 	if err := mgr.Add(watchers); err != nil {
 		return err
 	}
-	if err := (&EnvironmentReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("environment-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr); err != nil {
+	if err := (&EnvironmentReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("environment-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr, o); err != nil {
 		return err
 	}
-	if err := (&StackReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stack-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr); err != nil {
+	if err := (&StackReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stack-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr, o); err != nil {
 		return err
 	}
-	return (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr)
+	return (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr, o)
 }
 
 // listRequests lists the objects of list's kind in a namespace (filtered by

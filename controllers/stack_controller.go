@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -84,6 +85,9 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 			stack.Status.LastHandledReconcileAt = v
 		}
 		r.recordReadiness(scope)
+		if equality.Semantic.DeepEqual(base.Status, stack.Status) {
+			return // nothing new: no request
+		}
 		if err := r.Status().Patch(ctx, stack, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patch status: %w", err)})
 		}

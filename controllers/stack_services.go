@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -71,67 +72,113 @@ func (r *StackReconciler) collectServices(_ context.Context, s *stackScope) erro
 	return nil
 }
 
-// reconcileServices applies every Service, dependencies first. A service
-// with dependsOn is created only once its dependencies are Ready. A failure
-// of one (a port taken, an unknown network) is reported on it and does not
-// stop the others.
+// serviceApplyConcurrency bounds the services one reconcile applies at
+// once. docker stack deploy creates them one after another; the Swarm
+// takes several at once, and its scheduler, not the requests, is the
+// limit.
+const serviceApplyConcurrency = 8
+
+// reconcileServices applies every Service, dependencies first: by levels
+// of dependsOn (services without dependencies, then those depending only
+// on them, ...), the services of a level at once, at most
+// serviceApplyConcurrency. A service with dependsOn is created only once
+// its dependencies are Ready and were not changed by this reconcile. A
+// failure of one (a port taken, an unknown network) is reported on it and
+// does not stop the others.
 func (r *StackReconciler) reconcileServices(ctx context.Context, s *stackScope) error {
-	// Readiness of a dependency needs the listed task counts, not its tasks.
-	views := func(name string) (swarm.ServiceView, bool) {
-		live, ok := s.owned.Service(name)
-		if !ok {
-			return swarm.ServiceView{}, false
-		}
-		return swarm.View(live, nil), true
-	}
+	byName := map[string]*kargov1.Service{}
+	edges := map[string][]string{}
 	for i := range s.services {
-		svc := &s.services[i]
-		name := swarm.ScopedName(s.objects.Namespace, svc.Name)
-		if _, exists := views(name); !exists && len(svc.Spec.DependsOn) > 0 {
-			var waits []string
-			for _, dep := range svc.Spec.DependsOn {
-				view, ok := views(swarm.ScopedName(s.objects.Namespace, dep))
-				if !ok || !view.Ready || s.applied[dep] == swarm.Created || s.applied[dep] == swarm.Updated {
-					waits = append(waits, dep)
-				}
-			}
-			if len(waits) > 0 {
+		byName[s.services[i].Name] = &s.services[i]
+		edges[s.services[i].Name] = s.services[i].Spec.DependsOn
+	}
+	for _, level := range depgraph.Levels(edges) {
+		var apply []*kargov1.Service
+		for _, name := range level {
+			svc := byName[name]
+			if waits := s.waitsFor(svc); len(waits) > 0 {
 				s.waiting[svc.Name] = "waiting for " + strings.Join(waits, ", ") + " to be ready"
 				continue
 			}
+			apply = append(apply, svc)
 		}
-		if err := r.applyService(ctx, s, svc); err != nil {
-			s.serviceErrors[svc.Name] = err
+		results := make([]serviceApply, len(apply))
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, serviceApplyConcurrency)
+		for i, svc := range apply {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() {
+				defer wg.Done()
+				results[i] = r.applyService(ctx, s, svc)
+				<-slots
+			}()
+		}
+		wg.Wait()
+		// Recorded in order, once the level is done: the scope is not shared
+		// with the appliers.
+		for i, svc := range apply {
+			res := results[i]
+			if res.hash != "" {
+				s.desiredHashes[svc.Name] = res.hash
+			}
+			if res.err != nil {
+				s.serviceErrors[svc.Name] = res.err
+				continue
+			}
+			s.applied[svc.Name] = res.Change
+			r.recordChange(ctx, s, res.Change, swarm.KindService, res.name, res.Drift)
 		}
 	}
 	return nil
 }
 
-// applyService converts one Service to its Swarm spec and applies it.
-func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *kargov1.Service) error {
+// waitsFor names the dependencies a service not created yet waits for:
+// those missing, not Ready (by the listed task counts) or changed by this
+// reconcile.
+func (s *stackScope) waitsFor(svc *kargov1.Service) []string {
+	if _, exists := s.owned.Service(swarm.ScopedName(s.objects.Namespace, svc.Name)); exists {
+		return nil
+	}
+	var waits []string
+	for _, dep := range svc.Spec.DependsOn {
+		live, ok := s.owned.Service(swarm.ScopedName(s.objects.Namespace, dep))
+		if !ok || !swarm.View(live, nil).Ready || s.applied[dep] == swarm.Created || s.applied[dep] == swarm.Updated {
+			waits = append(waits, dep)
+		}
+	}
+	return waits
+}
+
+// serviceApply is the outcome of applying one service: its Swarm name and
+// desired spec hash (empty when no spec could be made) and what the engine
+// did.
+type serviceApply struct {
+	name, hash string
+	swarm.ServiceResult
+	err error
+}
+
+// applyService converts one Service to its Swarm spec and applies it. It
+// reads the scope and writes nothing to it: services are applied at once.
+func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *kargov1.Service) serviceApply {
 	env, err := desired.Env(svc, r.keyReader(ctx, svc.Namespace))
 	if err != nil {
-		return err
+		return serviceApply{err: err}
 	}
 	objs := s.objects
 	objs.Env = env
 	// The Environment's defaults are the lowest layer of every Service.
 	spec, err := desired.ServiceSpec(svc, s.env.Spec.Defaults, objs)
 	if err != nil {
-		return invalidSpecError{fmt.Errorf("service %s: %w", svc.Name, err)}
+		return serviceApply{err: invalidSpecError{fmt.Errorf("service %s: %w", svc.Name, err)}}
 	}
 	hash := swarm.SpecHash(spec)
-	s.desiredHashes[svc.Name] = hash
 	// A spec applied before whose update Swarm rolled back is not applied
 	// again; a changed Service is.
 	retryFailed := s.previous[svc.Name].SpecHash != hash
 	res, err := s.engine.ApplyService(ctx, spec, s.owner, retryFailed, s.owned)
-	if err != nil {
-		return err
-	}
-	s.applied[svc.Name] = res.Change
-	r.recordChange(ctx, s, res.Change, swarm.KindService, spec.Name, res.Drift)
-	return nil
+	return serviceApply{name: spec.Name, hash: hash, ServiceResult: res, err: err}
 }
 
 // recordChange counts a change and emits its event. Creating what the last

@@ -4,10 +4,15 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -17,7 +22,7 @@ import (
 // SetupWithManager registers the controller. Changes of its Services,
 // Environment, ConfigMaps, Secrets and dependencies, and Swarm events of its
 // objects, reconcile the Stack.
-func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
 	ctx := context.Background()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Service{}, serviceStackIndex, func(o client.Object) []string {
 		return []string{o.(*kargov1.Service).Spec.StackRef.Name}
@@ -39,7 +44,9 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&kargov1.Stack{}).
+		// Its own status changes do not: the reconcile that wrote them
+		// already asked for the next one (RequeueAfter).
+		For(&kargov1.Stack{}, builder.WithPredicates(notStatusOnly)).
 		// A Stack's status change wakes the Stacks that depend on it.
 		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.stacksOf(stackDependsOnIndex))).
 		Watches(&kargov1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -50,8 +57,21 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
 		WatchesRawSource(source.Channel(r.Watchers.Stacks, &handler.EnqueueRequestForObject{})).
 		Named("stack").
+		WithOptions(opts).
 		Complete(r)
 }
+
+// notStatusOnly lets through every change of a Stack but those of its
+// status alone: spec (generation), labels, annotations (a requested
+// reconcile), finalizers, deletion.
+var notStatusOnly = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld, e.ObjectNew
+	return o.GetGeneration() != n.GetGeneration() ||
+		!equality.Semantic.DeepEqual(o.GetLabels(), n.GetLabels()) ||
+		!equality.Semantic.DeepEqual(o.GetAnnotations(), n.GetAnnotations()) ||
+		!equality.Semantic.DeepEqual(o.GetFinalizers(), n.GetFinalizers()) ||
+		!equality.Semantic.DeepEqual(o.GetDeletionTimestamp(), n.GetDeletionTimestamp())
+}}
 
 // stacksOf maps an object to the Stacks of its namespace whose index value
 // is its name.

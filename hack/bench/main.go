@@ -29,10 +29,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -99,7 +101,9 @@ func run() error {
 		}
 	}
 
-	ctx := context.Background()
+	// Interrupted, the parts stop waiting and remove what they made.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	b, err := newBench(ctx, cfg)
 	if err != nil {
 		return err

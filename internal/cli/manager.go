@@ -9,6 +9,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -20,6 +21,7 @@ import (
 func newManagerCommand() *cobra.Command {
 	var metricsAddr, probeAddr, pprofAddr string
 	var leaderElect bool
+	var maxConcurrent int
 	opts := zap.Options{}
 	cmd := &cobra.Command{
 		Use:   "manager",
@@ -31,13 +33,14 @@ their Swarms. This is what kargo runs without a subcommand.`,
   kargo manager --leader-elect --metrics-bind-address :8443 --zap-log-level debug`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runManager(metricsAddr, probeAddr, pprofAddr, leaderElect, &opts)
+			return runManager(metricsAddr, probeAddr, pprofAddr, leaderElect, maxConcurrent, &opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
 	f.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
 	f.StringVar(&pprofAddr, "pprof-bind-address", "", "address of the Go profiler (/debug/pprof/); empty or 0 disables it")
+	f.IntVar(&maxConcurrent, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "how many Environments, Stacks and Services of each kind are reconciled at once (the engine clients keep connections open for them)")
 	f.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	opts.BindFlags(goFlags)
@@ -45,8 +48,11 @@ their Swarms. This is what kargo runs without a subcommand.`,
 	return cmd
 }
 
-func runManager(metricsAddr, probeAddr, pprofAddr string, leaderElect bool, opts *zap.Options) error {
+func runManager(metricsAddr, probeAddr, pprofAddr string, leaderElect bool, maxConcurrent int, opts *zap.Options) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(opts)))
+	if maxConcurrent < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, not %d", maxConcurrent)
+	}
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -63,7 +69,7 @@ func runManager(metricsAddr, probeAddr, pprofAddr string, leaderElect bool, opts
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := controllers.SetupAll(mgr, &controllers.Engines{}); err != nil {
+	if err := controllers.SetupAll(mgr, &controllers.Engines{}, controller.Options{MaxConcurrentReconciles: maxConcurrent}); err != nil {
 		return fmt.Errorf("set up controllers: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -78,3 +78,34 @@ func Order(edges map[string][]string) (order []string, cycle []string) {
 	}
 	return order, nil
 }
+
+// Levels groups the nodes of an acyclic graph by the length of their
+// longest chain of dependencies: level 0 depends on no known node, level k
+// only on nodes of lower levels; each level sorted by name. The nodes of a
+// level do not depend on each other, so they can be worked on at once once
+// the levels before are done. A graph with a cycle has no levels (nil).
+func Levels(edges map[string][]string) [][]string {
+	order, cycle := Order(edges)
+	if cycle != nil {
+		return nil
+	}
+	depth := map[string]int{}
+	var levels [][]string
+	for _, n := range order {
+		d := 0
+		for _, dep := range edges[n] {
+			if _, known := edges[dep]; known {
+				d = max(d, depth[dep]+1)
+			}
+		}
+		depth[n] = d
+		for len(levels) <= d {
+			levels = append(levels, nil)
+		}
+		levels[d] = append(levels[d], n)
+	}
+	for _, l := range levels {
+		sort.Strings(l)
+	}
+	return levels
+}

@@ -50,3 +50,26 @@ func TestOrder(t *testing.T) {
 		})
 	}
 }
+
+func TestLevels(t *testing.T) {
+	tests := []struct {
+		name  string
+		edges map[string][]string
+		want  [][]string
+	}{
+		{"empty", map[string][]string{}, nil},
+		{"independent by name", map[string][]string{"web": nil, "db": nil, "api": nil}, [][]string{{"api", "db", "web"}}},
+		{"chain", map[string][]string{"a": {"b"}, "b": {"c"}, "c": nil}, [][]string{{"c"}, {"b"}, {"a"}}},
+		{"longest chain decides", map[string][]string{"web": {"api", "db"}, "api": {"db"}, "db": nil, "cache": nil}, [][]string{{"cache", "db"}, {"api"}, {"web"}}},
+		{"diamond", map[string][]string{"a": {"b", "c"}, "b": {"d"}, "c": {"d"}, "d": nil}, [][]string{{"d"}, {"b", "c"}, {"a"}}},
+		{"unknown dependency", map[string][]string{"a": {"missing"}}, [][]string{{"a"}}},
+		{"cycle", map[string][]string{"a": {"b"}, "b": {"a"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Levels(tt.edges); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Levels() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -60,12 +60,18 @@ func (e *EndpointError) Unwrap() error { return e.Err }
 // Connect builds a client for the endpoint. It does not contact the engine:
 // Ping does, negotiating the API version.
 func Connect(ep Endpoint, opts ...Option) (*Client, error) {
+	o := options{connections: DefaultConnections}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	transport := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   4,
+		// Requests made at once stay on open connections: no new
+		// connection (and TLS handshake) per request under load.
+		MaxIdleConnsPerHost: o.connections,
 	}
 	scheme := "http"
 	if ep.TLS != nil {
@@ -87,10 +93,6 @@ func Connect(ep Endpoint, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("docker client for %s: %w", ep.Host, err)
 	}
 	c := &Client{api: api, writes: &atomic.Int64{}}
-	o := options{}
-	for _, opt := range opts {
-		opt(&o)
-	}
 	// The Docker client wraps the transport it was given; wrapping once more
 	// sees every request, whichever method of the client made it.
 	httpClient.Transport = &instrumentedTransport{next: httpClient.Transport, writes: c.writes, observe: o.observe}
@@ -101,7 +103,23 @@ func Connect(ep Endpoint, opts ...Option) (*Client, error) {
 type Option func(*options)
 
 type options struct {
-	observe RequestObserver
+	observe     RequestObserver
+	connections int
+}
+
+// DefaultConnections is how many connections to the engine a Client keeps
+// open by default.
+const DefaultConnections = 4
+
+// WithConnections sizes the pool of open connections for n requests at
+// once (the reconciles and service applies made concurrently, the events
+// stream).
+func WithConnections(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.connections = n
+		}
+	}
 }
 
 // RequestObserver is told of every Engine API request: its operation (e.g.
