@@ -13,8 +13,8 @@ import (
 // TestOneListingPerKind counts, with the Engine client's request metrics
 // and controller-runtime's reconcile counter, what a reconcile of a
 // converged Stack (three services, a network, a config, a secret) asks the
-// Swarm: one list per kind, no inspect of any object, no task list (every
-// service is ready), no write.
+// Swarm: one list per kind (tasks included), no inspect of any object, no
+// write.
 func TestOneListingPerKind(t *testing.T) {
 	f := newFixture(t)
 	f.slowResync()
@@ -40,8 +40,8 @@ func TestOneListingPerKind(t *testing.T) {
 	}
 	f.waitStackReady(stack, 3)
 
-	lists := []string{"GET /services", "GET /networks", "GET /configs", "GET /secrets"}
-	others := []string{"GET /tasks", "GET /services/{id}", "GET /networks/{id}", "GET /configs/{id}", "GET /secrets/{id}"}
+	lists := []string{"GET /services", "GET /tasks", "GET /networks", "GET /configs", "GET /secrets"}
+	others := []string{"GET /services/{id}", "GET /networks/{id}", "GET /configs/{id}", "GET /secrets/{id}"}
 	reconciles := func() float64 {
 		return metricSum(f, "controller_runtime_reconcile_total", map[string]string{"controller": "stack"})
 	}

@@ -20,21 +20,10 @@ import (
 
 // observe reads services and their tasks into status.
 func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
-	// One task listing for every service not ready, for the reasons.
-	var notReady []string
-	for _, svc := range s.owned.Services {
-		if !swarm.View(svc, nil).Ready {
-			notReady = append(notReady, svc.ID)
-		}
-	}
-	tasks, err := s.engine.TasksOf(ctx, notReady)
-	if err != nil {
-		return err
-	}
 	live := map[string]swarm.ServiceView{}
 	var inventory []kargov1.InventoryEntry
 	for _, svc := range s.owned.Services {
-		live[svc.Spec.Name] = swarm.View(svc, tasks[svc.ID])
+		live[svc.Spec.Name] = swarm.View(svc, s.owned.Tasks[svc.ID])
 		inventory = append(inventory, kargov1.InventoryEntry{Kind: swarm.KindService, Name: svc.Spec.Name, ID: svc.ID, Version: svc.Version.Index})
 	}
 	for _, n := range s.owned.Networks {

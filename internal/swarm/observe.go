@@ -25,8 +25,8 @@ type ServiceView struct {
 	Message string
 }
 
-// View is the observed state of a listed service (with its task counts),
-// given its tasks when it is not ready (TasksOf), for the reason. Ready:
+// View is the observed state of a listed service (with its task counts,
+// see ListOwned), given its tasks for the reason it is not ready. Ready:
 // running tasks equal desired ones and the last update neither paused nor
 // rolled back, nor still in progress.
 func View(svc swarm.Service, tasks []swarm.Task) ServiceView {

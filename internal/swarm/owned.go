@@ -13,16 +13,20 @@ import (
 )
 
 // Owned is what one owner (a Stack) has on the Swarm: its services (with
-// their task counts), networks, configs and secrets, listed once per kind.
-// A reconcile takes one listing and reads it in every phase: apply (what
-// exists), prune and deletion (what to remove), observe (status).
+// their task counts) and their tasks, networks, configs and secrets, listed
+// once per kind. A reconcile takes one listing and reads it in every phase:
+// apply (what exists), prune and deletion (what to remove), observe
+// (status).
 type Owned struct {
 	Services []swarm.Service
+	// Tasks of the services, by service ID.
+	Tasks    map[string][]swarm.Task
 	Networks []network.Summary
 	Files    []OwnedFile
 }
 
-// ListOwned lists the owner's objects: one request per kind.
+// ListOwned lists the owner's objects: one request per kind. The running
+// task count of each service is taken from its tasks (see runningTasks).
 func (c *Client) ListOwned(ctx context.Context, owner string) (*Owned, error) {
 	services, err := c.api.ServiceList(ctx, swarm.ServiceListOptions{Filters: ownerFilter(owner), Status: true})
 	if err != nil {
@@ -40,7 +44,16 @@ func (c *Client) ListOwned(ctx context.Context, owner string) (*Owned, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
-	owned := &Owned{Services: services, Networks: networks, Files: make([]OwnedFile, 0, len(configs)+len(secrets))}
+	tasks, err := c.tasksOf(ctx, services)
+	if err != nil {
+		return nil, err
+	}
+	for i := range services {
+		if services[i].ServiceStatus != nil {
+			services[i].ServiceStatus.RunningTasks = runningTasks(tasks[services[i].ID])
+		}
+	}
+	owned := &Owned{Services: services, Tasks: tasks, Networks: networks, Files: make([]OwnedFile, 0, len(configs)+len(secrets))}
 	for _, cfg := range configs {
 		owned.Files = append(owned.Files, OwnedFile{Kind: KindConfig, ID: cfg.ID, Name: cfg.Spec.Name})
 	}
@@ -147,24 +160,43 @@ func (c *Client) removeFile(ctx context.Context, f OwnedFile) error {
 	}
 }
 
-// TasksOf lists the tasks of the given services in one request, by service ID.
-func (c *Client) TasksOf(ctx context.Context, serviceIDs []string) (map[string][]swarm.Task, error) {
+// tasksOf lists the tasks of the services in one request, by service ID.
+func (c *Client) tasksOf(ctx context.Context, services []swarm.Service) (map[string][]swarm.Task, error) {
 	out := map[string][]swarm.Task{}
-	if len(serviceIDs) == 0 {
+	if len(services) == 0 {
 		return out, nil
 	}
 	args := filters.NewArgs()
-	for _, id := range serviceIDs {
-		args.Add("service", id)
+	for _, svc := range services {
+		args.Add("service", svc.ID)
 	}
 	tasks, err := c.api.TaskList(ctx, swarm.TaskListOptions{Filters: args})
-	if err != nil && !IsNotFound(err) {
+	if IsNotFound(err) {
+		// A service removed since it was listed; its event brings the next
+		// reconcile.
+		return out, nil
+	}
+	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	for _, t := range tasks {
 		out[t.ServiceID] = append(out[t.ServiceID], t)
 	}
 	return out, nil
+}
+
+// runningTasks counts the tasks that run and are meant to. The engine's own
+// count (ServiceStatus.RunningTasks) also counts a task of a node that went
+// down, which Swarm has already replaced (desired state shutdown) while its
+// replacement waits for a node.
+func runningTasks(tasks []swarm.Task) uint64 {
+	var n uint64
+	for _, t := range tasks {
+		if t.DesiredState == swarm.TaskStateRunning && t.Status.State == swarm.TaskStateRunning {
+			n++
+		}
+	}
+	return n
 }
 
 // isNameConflict tells whether a create failed because an object of that
