@@ -99,14 +99,15 @@ func (b *bench) kargoConverge(ctx context.Context, t *table, n int) (side, error
 	if _, err := b.kubectl(ctx, "-n", k8sNS, "apply", "-f", file); err != nil {
 		return res, err
 	}
+	applied := time.Since(start)
 	if res.converge, err = b.waitConverged(ctx, start, n, false, spec.namespace); err != nil {
 		return res, fmt.Errorf("kargo converge %d: %w", n, err)
 	}
 	ready := b.waitStacksReady(ctx, k8sNS, start)
 	after, cpu1, req1 := mustMetrics(m), b.sampleCPU(m), b.proxy.snapshot()
 	d := after.minus(before)
-	t.note("kargo converge %d: all tasks running %s, Stack Ready %s; Stack reconciles %.0f (%.1f s in total), Service reconciles %.0f; engine requests %s; CPU %s",
-		n, seconds(res.converge.running), seconds(ready), d.sum("controller_runtime_reconcile_total", `controller="stack"`),
+	t.note("kargo converge %d: kubectl apply returned %s, all services exist %s, all tasks running %s, Stack Ready %s; Stack reconciles %.0f (%.1f s in total), Service reconciles %.0f; engine requests %s; CPU %s",
+		n, seconds(applied), seconds(res.converge.exist), seconds(res.converge.running), seconds(ready), d.sum("controller_runtime_reconcile_total", `controller="stack"`),
 		d.sum("controller_runtime_reconcile_time_seconds_sum", `controller="stack"`), d.sum("controller_runtime_reconcile_total", `controller="service"`),
 		req1.minus(req0), cpu1.since(cpu0))
 	if err := <-profiled; err != nil {

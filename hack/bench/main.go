@@ -61,7 +61,7 @@ func main() {
 func run() error {
 	var parts, sizes, managerFlags string
 	cfg := config{}
-	flag.StringVar(&parts, "parts", "converge,scale,drift", "parts to run: converge (with no-op and update-one), scale, drift")
+	flag.StringVar(&parts, "parts", "converge,scale,drift", "parts to run: converge (with no-op and update-one), scale, drift; apply (kubectl apply of the scale part's manifests alone: no Swarm)")
 	flag.StringVar(&sizes, "sizes", "50,200", "service counts of the converge part")
 	flag.IntVar(&cfg.scaleStacks, "scale-stacks", 20, "Stacks of the scale part")
 	flag.IntVar(&cfg.scaleServices, "scale-services", 50, "services per Stack of the scale part")
@@ -118,6 +118,17 @@ func run() error {
 				return err
 			}
 		}
+	}
+	if cfg.parts["apply"] {
+		dir, err := b.scaleManifests(cfg.scaleStacks, cfg.scaleServices)
+		if err != nil {
+			return err
+		}
+		took, err := b.applyAlone(ctx, dir)
+		if err != nil {
+			return err
+		}
+		t.count(fmt.Sprintf("kubectl apply alone of %d Stacks of %d Services, no manager", cfg.scaleStacks, cfg.scaleServices), seconds(took), "-")
 	}
 	if cfg.parts["scale"] {
 		if err := b.scalePart(ctx, t); err != nil {

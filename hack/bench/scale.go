@@ -27,6 +27,15 @@ func (b *bench) scalePart(ctx context.Context, t *table) error {
 	var kChanged, dChanged int
 	var kReq, dReq requests
 
+	dir, err := b.scaleManifests(stacks, per)
+	if err != nil {
+		return err
+	}
+	apply, err := b.applyAlone(ctx, dir)
+	if err != nil {
+		return err
+	}
+
 	// Kargo.
 	m, err := b.startManager(ctx, "scale")
 	if err != nil {
@@ -38,17 +47,9 @@ func (b *bench) scalePart(ctx context.Context, t *table) error {
 		m.stop()
 		return err
 	}
-	dir := filepath.Join(b.cfg.out, "manifests", "scale")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	var kNamespaces []string
 	for i := range stacks {
-		spec := stackSpec{name: fmt.Sprintf("k%02d", i), namespace: fmt.Sprintf("bench-ks%02d-%s", i, b.suffix), n: per, prefix: fmt.Sprintf("k%02d-", i)}
-		kNamespaces = append(kNamespaces, spec.namespace)
-		if err := os.WriteFile(filepath.Join(dir, spec.name+".yaml"), []byte(spec.kargoManifest()), 0o644); err != nil {
-			return err
-		}
+		kNamespaces = append(kNamespaces, fmt.Sprintf("bench-ks%02d-%s", i, b.suffix))
 	}
 	kargoErr := func() error {
 		before, cpu0 := mustMetrics(m), b.sampleCPU(m)
@@ -56,14 +57,15 @@ func (b *bench) scalePart(ctx context.Context, t *table) error {
 		if _, err := b.kubectl(ctx, "-n", k8sNS, "apply", "-f", dir); err != nil {
 			return err
 		}
+		applied := time.Since(start)
 		if kExist, err = b.waitExist(ctx, start, total, "bench-ks"); err != nil {
 			return err
 		}
 		ready := b.waitStacksReady(ctx, k8sNS, start)
 		rss, _ := m.memory()
 		d := mustMetrics(m).minus(before)
-		t.note("kargo scale %d×%d: all exist %s, all Stacks Ready %s, RSS %.0f MiB; Stack reconciles %.0f (%.1f s in total); CPU %s",
-			stacks, per, seconds(kExist), seconds(ready), rss, d.sum("controller_runtime_reconcile_total", `controller="stack"`),
+		t.note("kargo scale %d×%d: kubectl apply returned %s, all exist %s, all Stacks Ready %s, RSS %.0f MiB; Stack reconciles %.0f (%.1f s in total); CPU %s",
+			stacks, per, seconds(applied), seconds(kExist), seconds(ready), rss, d.sum("controller_runtime_reconcile_total", `controller="stack"`),
 			d.sum("controller_runtime_reconcile_time_seconds_sum", `controller="stack"`), b.sampleCPU(m).since(cpu0))
 
 		v0, err := b.versions(ctx, kNamespaces...)
@@ -156,11 +158,55 @@ func (b *bench) scalePart(ctx context.Context, t *table) error {
 	}
 
 	t.compare(fmt.Sprintf("scale %d services in %d Stacks, replicas 0: all exist", total, stacks), kExist, dExist)
+	t.compare("scale: of which kubectl apply alone, no manager running", apply, dExist)
 	t.compare(fmt.Sprintf("scale: full resync of %d Stacks (docker: deploy all again)", stacks), kResync, dResync)
 	t.count("scale: services changed by the resync", fmt.Sprint(kChanged), fmt.Sprint(dChanged))
 	t.count("scale: engine requests per Stack resync", fmt.Sprintf("%.1f", float64(kReq.total())/float64(stacks)), fmt.Sprintf("%.1f", float64(dReq.total())/float64(stacks)))
 	t.note("scale resync, lists per kind for %d Stacks: kargo %s; docker %s", stacks, kReq.lists(), dReq.lists())
 	return nil
+}
+
+// scaleManifests writes one file per Stack of the scale part, each a Stack
+// and its services at replicas 0, and returns their directory.
+func (b *bench) scaleManifests(stacks, per int) (string, error) {
+	dir := filepath.Join(b.cfg.out, "manifests", "scale")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	for i := range stacks {
+		spec := stackSpec{name: fmt.Sprintf("k%02d", i), namespace: fmt.Sprintf("bench-ks%02d-%s", i, b.suffix), n: per, prefix: fmt.Sprintf("k%02d-", i)}
+		if err := os.WriteFile(filepath.Join(dir, spec.name+".yaml"), []byte(spec.kargoManifest()), 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// applyAlone times kubectl apply of the manifests in a namespace no
+// manager watches: what the API server alone takes, the lower bound of
+// Kargo's time until all exist. Nothing reaches the Swarm.
+func (b *bench) applyAlone(ctx context.Context, dir string) (time.Duration, error) {
+	ns := "bench-apply-" + b.suffix
+	if _, err := b.kubectl(ctx, "create", "namespace", ns); err != nil {
+		return 0, err
+	}
+	// envtest runs no namespace controller: the objects are deleted
+	// first (no manager put finalizers on them), then the namespace.
+	defer func() {
+		if _, err := b.kubectl(context.Background(), "-n", ns, "delete", "-f", dir, "--wait=false"); err != nil {
+			fmt.Println("cleanup:", err)
+		}
+		if _, err := b.kubectl(context.Background(), "delete", "namespace", ns, "--wait=false"); err != nil {
+			fmt.Println("cleanup:", err)
+		}
+	}()
+	start := time.Now()
+	if _, err := b.kubectl(ctx, "-n", ns, "apply", "-f", dir); err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	progress("kubectl apply of %s alone: %s", dir, seconds(took))
+	return took, nil
 }
 
 // waitExist waits until n services of stack namespaces starting with
