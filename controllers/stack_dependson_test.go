@@ -30,7 +30,9 @@ func TestStackDependsOn(t *testing.T) {
 	f.create(web)
 
 	f.waitMessage(b, kargov1.DependencyNotReadyReason, "stack a: ")
-	f.g.Expect(f.stackServices(f.namespace + "-a")).To(Equal(1))
+	// A reports not Ready from its first reconcile on, before its service
+	// exists: wait for that too.
+	f.g.Eventually(func() int { return f.stackServices(f.namespace + "-a") }, timeout, poll).Should(Equal(1))
 	// B reconciles (twice, on request) while A is not Ready (its health
 	// check never passes) and creates nothing: counted on the Swarm after
 	// each handled reconcile.
