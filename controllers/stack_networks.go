@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"maps"
 
 	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/swarm"
@@ -21,10 +22,13 @@ func (r *StackReconciler) reconcileNetworks(ctx context.Context, s *stackScope) 
 			s.objects.Networks[n.Name] = id
 			continue
 		}
-		labels := s.labels(n.Name)
-		for k, v := range n.Labels {
-			labels[k] = v
+		// Kargo's labels last: the spec's cannot take their keys (the
+		// schema refuses them too), or the network would be no one's.
+		labels := maps.Clone(n.Labels)
+		if labels == nil {
+			labels = map[string]string{}
 		}
+		maps.Copy(labels, s.labels(n.Name))
 		id, change, err := s.engine.EnsureNetwork(ctx, swarm.NetworkSpec{
 			Name: name, Driver: n.Driver, Attachable: n.Attachable, Internal: n.Internal,
 			Encrypted: n.Encrypted, Options: n.DriverOpts, Labels: labels,

@@ -50,6 +50,7 @@ type StackSpec struct {
 	// networks of this Stack; Services attach to them by name.
 	// +listType=map
 	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	Networks []Network `json:"networks,omitempty"`
 
@@ -208,7 +209,10 @@ type Network struct {
 	// driverOpts are options of the driver.
 	// +optional
 	DriverOpts map[string]string `json:"driverOpts,omitempty"`
-	// labels added to the network.
+	// labels added to the network. Kargo's own (swarm.kargo.io/*) and
+	// com.docker.stack.namespace cannot be set: they tell who owns it.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('swarm.kargo.io/') && k != 'com.docker.stack.namespace')",message="labels cannot set swarm.kargo.io/* or com.docker.stack.namespace: Kargo sets them to record who owns the network"
 	// +optional
 	Labels map[string]string `json:"labels,omitempty"`
 }

@@ -126,6 +126,8 @@ func TestInvalidManifestsAreRejected(t *testing.T) {
 			[]string{"spec.images[0]", "set at least one of newName, newTag or digest"}},
 		{"external network with options", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s}\nspec: {environmentRef: {name: e}, networks: [{name: shared, external: true, encrypted: true}]}\n",
 			[]string{"spec.networks[0]", "an external network is used as it is"}},
+		{"network label taking ownership", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s}\nspec: {environmentRef: {name: e}, networks: [{name: back, labels: {swarm.kargo.io/owner: other/stack}}]}\n",
+			[]string{"spec.networks[0].labels", "labels cannot set swarm.kargo.io/* or com.docker.stack.namespace"}},
 		{"stack without environmentRef", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s}\nspec: {}\n",
 			[]string{"spec.environmentRef", "Required value"}},
 	}

@@ -224,11 +224,16 @@ func (c *Client) foreignNetwork(ctx context.Context, name, owner string) (string
 	return live.ID, checkOwner(KindNetwork, name, live.Labels, owner)
 }
 
-// ExternalNetwork returns the ID of a network that must already exist.
+// ExternalNetwork returns the ID of a network that must already exist,
+// found by its exact name: the engine's inspect also matches an ID or an ID
+// prefix, which could pick another tenant's network.
 func (c *Client) ExternalNetwork(ctx context.Context, name string) (string, error) {
 	live, err := c.api.NetworkInspect(ctx, name, network.InspectOptions{})
 	if err != nil {
 		return "", fmt.Errorf("external network %s: %w", name, err)
+	}
+	if live.Name != name {
+		return "", fmt.Errorf("external network %s: no network has that name (an ID or ID prefix matched network %s; name networks exactly)", name, live.Name)
 	}
 	return live.ID, nil
 }

@@ -190,4 +190,34 @@ func TestConflictWithUnmanagedService(t *testing.T) {
 	g.Expect(live.Spec.Labels).NotTo(HaveKey(kargov1.OwnerLabel), "the foreign service was changed")
 }
 
+// TestExternalNetworkByExactName: an external network is found by its
+// name only; an ID prefix that the engine's inspect would match is refused,
+// naming the network it matched.
+func TestExternalNetworkByExactName(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	c := connect(t)
+	ns := "test-" + utilrand.String(5)
+	owner := "default/" + ns
+	name := swarm.ScopedName(ns, "shared")
+	id, _, err := c.EnsureNetwork(ctx, swarm.NetworkSpec{Name: name, Attachable: true, Labels: map[string]string{kargov1.OwnerLabel: owner}}, owner, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() {
+		owned, err := c.ListOwned(ctx, owner)
+		if err == nil {
+			_, err = c.RemoveOwned(ctx, owned, nil, func(string, string) {})
+		}
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+
+	got, err := c.ExternalNetwork(ctx, name)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(got).To(Equal(id))
+	_, err = c.ExternalNetwork(ctx, id[:12])
+	g.Expect(err).To(MatchError(ContainSubstring("no network has that name")))
+	g.Expect(err.Error()).To(ContainSubstring(name))
+}
+
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
