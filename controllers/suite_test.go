@@ -10,25 +10,19 @@ import (
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	dockerclient "github.com/docker/docker/client"
-	"go.uber.org/zap/zapcore"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/controllers"
 	"github.com/kargo-io/kargo/internal/swarm"
 	"github.com/kargo-io/kargo/internal/testenv"
+	"github.com/kargo-io/kargo/internal/testmanager"
 )
 
 var (
 	// k8s reads and writes the API server directly (no cache): what a test
 	// reads is what the API server holds.
 	k8s        client.Client
-	engines    = &controllers.Engines{}
+	engines    *controllers.Engines
 	docker     *dockerclient.Client
 	dockerHost string
 	// metricsURL is where the manager under test serves its metrics.
@@ -45,7 +39,6 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(zapLevel())))
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -66,35 +59,18 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	defer os.Remove(kubeconfig)
-	scheme := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(scheme)
-	_ = kargov1.AddToScheme(scheme)
 	metricsAddr, err := testenv.FreeLoopbackAddr()
 	if err != nil {
 		return fail(err)
 	}
 	metricsURL = "http://" + metricsAddr + "/metrics"
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: metricsAddr}})
+	mgr, err := testmanager.Start(cfg, metricsAddr)
 	if err != nil {
 		return fail(err)
 	}
-	if err := controllers.SetupAll(mgr, engines); err != nil {
-		return fail(err)
-	}
-	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		return fail(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
+	k8s, engines = mgr.Client, mgr.Engines
 	code := m.Run()
-	cancel()
-	<-done
+	mgr.Stop()
 	if err := leftovers(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: the tests left objects on the Swarm:", err)
 		return 1
@@ -123,11 +99,4 @@ func leftovers(ctx context.Context) error {
 		return errors.New(strings.Join(left, ", "))
 	}
 	return nil
-}
-
-func zapLevel() zapcore.Level {
-	if os.Getenv("KARGO_TEST_LOGS") != "" {
-		return -1
-	}
-	return 2 // errors only: keep test output readable
 }

@@ -17,19 +17,15 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	dockerclient "github.com/docker/docker/client"
 	. "github.com/onsi/gomega"
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
-	"github.com/kargo-io/kargo/controllers"
 	"github.com/kargo-io/kargo/internal/testenv"
+	"github.com/kargo-io/kargo/internal/testmanager"
 )
 
 // The kargo diff tests run against a real kube-apiserver (envtest) with the
@@ -72,7 +68,6 @@ func diffEnvironment(t *testing.T) *diffEnv {
 }
 
 func startDiffEnv() (*diffEnv, error) {
-	ctrl.SetLogger(zap.New(zap.Level(diffLogLevel())))
 	host, err := testenv.DockerHost()
 	if err != nil {
 		return nil, err
@@ -90,41 +85,18 @@ func startDiffEnv() (*diffEnv, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: diffScheme, Metrics: metricsserver.Options{BindAddress: "0"}})
-	if err == nil {
-		err = controllers.SetupAll(mgr, &controllers.Engines{})
-	}
-	var k8s client.Client
-	if err == nil {
-		k8s, err = client.New(cfg, client.Options{Scheme: diffScheme})
-	}
+	mgr, err := testmanager.Start(cfg, "0")
 	if err != nil {
 		_ = env.Stop()
 		os.Remove(kubeconfig)
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	return &diffEnv{k8s: k8s, docker: docker, dockerHost: host, kubeconfig: kubeconfig, stop: func() {
-		cancel()
-		<-done
+	return &diffEnv{k8s: mgr.Client, docker: docker, dockerHost: host, kubeconfig: kubeconfig, stop: func() {
+		mgr.Stop()
 		_ = env.Stop()
 		os.Remove(kubeconfig)
 		_ = docker.Close()
 	}}, nil
-}
-
-func diffLogLevel() zapcore.Level {
-	if os.Getenv("KARGO_TEST_LOGS") != "" {
-		return -1
-	}
-	return 2 // errors only
 }
 
 func TestMain(m *testing.M) {
