@@ -108,7 +108,7 @@ func metricSum(f *fixture, name string, match map[string]string) float64 {
 					continue samples
 				}
 			}
-			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	return total

@@ -23,6 +23,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		// One Stack of the namespace became Ready once.
 		`kargo_stack_convergence_seconds_count{namespace="`+f.namespace+`"} 1`,
 		`kargo_engine_event_stream_connected{`+env+`} 1`,
+		`kargo_stack_reconcile_duration_seconds_count{`+stackLabels+`}`,
 		`controller_runtime_reconcile_total{controller="stack"`,
 	)
 

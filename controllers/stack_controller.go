@@ -19,6 +19,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/desired"
+	"github.com/kargo-io/kargo/internal/metrics"
 )
 
 const (
@@ -62,6 +63,11 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	if err := r.Get(ctx, req.NamespacedName, stack); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	defer func() {
+		if controllerutil.ContainsFinalizer(stack, kargov1.Finalizer) {
+			metrics.StackReconciled(stack.Namespace, stack.Name, time.Since(start))
+		}
+	}()
 	if !controllerutil.ContainsFinalizer(stack, kargov1.Finalizer) && stack.DeletionTimestamp.IsZero() {
 		patch := client.MergeFrom(stack.DeepCopy())
 		controllerutil.AddFinalizer(stack, kargov1.Finalizer)

@@ -39,6 +39,12 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
 	}, []string{"namespace"})
 
+	stackReconcileDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "kargo_stack_reconcile_duration_seconds",
+		Help:    "Duration of each reconcile of a Stack (its count is the number of reconciles).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 4, 8),
+	}, []string{"namespace", "stack"})
+
 	eventStreamConnected = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kargo_engine_event_stream_connected",
 		Help: "1 while the Docker events subscription of an Environment is open.",
@@ -46,7 +52,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(engineRequests, engineRequestDuration, driftCorrections, stackReady, stackConvergence, eventStreamConnected)
+	ctrlmetrics.Registry.MustRegister(engineRequests, engineRequestDuration, driftCorrections, stackReady, stackConvergence, stackReconcileDuration, eventStreamConnected)
 }
 
 // EngineRequestObserver returns the observer of one Environment's Engine
@@ -75,6 +81,12 @@ func StackReady(namespace, stack string, ready bool) {
 // StackDeleted drops the series of a deleted Stack.
 func StackDeleted(namespace, stack string) {
 	stackReady.DeleteLabelValues(namespace, stack)
+	stackReconcileDuration.DeleteLabelValues(namespace, stack)
+}
+
+// StackReconciled records the duration of one reconcile of a Stack.
+func StackReconciled(namespace, stack string, took time.Duration) {
+	stackReconcileDuration.WithLabelValues(namespace, stack).Observe(took.Seconds())
 }
 
 // StackConverged records the time a Stack took to become Ready again.
