@@ -17,16 +17,20 @@ import (
 // (--max-concurrent-reconciles).
 const DefaultMaxConcurrentReconciles = 4
 
-// SetupAll registers the three reconcilers on a manager, sharing the
-// engine clients and the Swarm event subscriptions. opts, when given,
-// applies to each controller; MaxConcurrentReconciles defaults to
-// DefaultMaxConcurrentReconciles, and the engine clients keep enough
-// connections open for that many Stacks applying services at once.
-func SetupAll(mgr ctrl.Manager, engines *Engines, opts ...controller.Options) error {
-	var o controller.Options
-	if len(opts) > 0 {
-		o = opts[0]
-	}
+// Settings are the manager's choices that apply to every controller (the
+// flags of kargo manager).
+type Settings struct {
+	// MaxConcurrentReconciles is how many objects of each kind are
+	// reconciled at once; default DefaultMaxConcurrentReconciles. The engine
+	// clients keep enough connections open for that many Stacks applying
+	// services at once.
+	MaxConcurrentReconciles int
+}
+
+// SetupAll registers the reconcilers on a manager, sharing the engine
+// clients and the Swarm event subscriptions.
+func SetupAll(mgr ctrl.Manager, engines *Engines, settings Settings) error {
+	o := controller.Options{MaxConcurrentReconciles: settings.MaxConcurrentReconciles}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}

@@ -64,7 +64,7 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	metricsURL = "http://" + metricsAddr + "/metrics"
-	mgr, err := testmanager.Start(cfg, metricsAddr)
+	mgr, err := testmanager.Start(cfg, metricsAddr, controllers.Settings{})
 	if err != nil {
 		return fail(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/controllers"
 	"github.com/kargo-io/kargo/internal/testenv"
 	"github.com/kargo-io/kargo/internal/testmanager"
 )
@@ -85,7 +86,7 @@ func startDiffEnv() (*diffEnv, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	mgr, err := testmanager.Start(cfg, "0")
+	mgr, err := testmanager.Start(cfg, "0", controllers.Settings{})
 	if err != nil {
 		_ = env.Stop()
 		os.Remove(kubeconfig)

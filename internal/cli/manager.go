@@ -9,7 +9,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -19,10 +18,7 @@ import (
 )
 
 func newManagerCommand() *cobra.Command {
-	var metricsAddr, probeAddr, pprofAddr string
-	var leaderElect bool
-	var maxConcurrent int
-	opts := zap.Options{}
+	var flags managerFlags
 	cmd := &cobra.Command{
 		Use:   "manager",
 		Short: "Run the controllers (the default command)",
@@ -33,25 +29,33 @@ their Swarms. This is what kargo runs without a subcommand.`,
   kargo manager --leader-elect --metrics-bind-address :8443 --zap-log-level debug`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runManager(metricsAddr, probeAddr, pprofAddr, leaderElect, maxConcurrent, &opts)
+			return runManager(&flags)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
-	f.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
-	f.StringVar(&pprofAddr, "pprof-bind-address", "", "address of the Go profiler (/debug/pprof/); empty or 0 disables it")
-	f.IntVar(&maxConcurrent, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "how many Environments, Stacks and Services of each kind are reconciled at once (the engine clients keep connections open for them)")
-	f.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
+	f.StringVar(&flags.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 disables it")
+	f.StringVar(&flags.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
+	f.StringVar(&flags.pprofAddr, "pprof-bind-address", "", "address of the Go profiler (/debug/pprof/); empty or 0 disables it")
+	f.IntVar(&flags.settings.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "how many Environments, Stacks and Services of each kind are reconciled at once (the engine clients keep connections open for them)")
+	f.BoolVar(&flags.leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
-	opts.BindFlags(goFlags)
+	flags.zap.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)
 	return cmd
 }
 
-func runManager(metricsAddr, probeAddr, pprofAddr string, leaderElect bool, maxConcurrent int, opts *zap.Options) error {
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(opts)))
-	if maxConcurrent < 1 {
-		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, not %d", maxConcurrent)
+// managerFlags are kargo manager's flags; settings go to every controller.
+type managerFlags struct {
+	metricsAddr, probeAddr, pprofAddr string
+	leaderElect                       bool
+	settings                          controllers.Settings
+	zap                               zap.Options
+}
+
+func runManager(flags *managerFlags) error {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&flags.zap)))
+	if n := flags.settings.MaxConcurrentReconciles; n < 1 {
+		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, not %d", n)
 	}
 
 	scheme := runtime.NewScheme()
@@ -60,16 +64,16 @@ func runManager(metricsAddr, probeAddr, pprofAddr string, leaderElect bool, maxC
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		PprofBindAddress:       pprofAddr,
-		LeaderElection:         leaderElect,
+		Metrics:                metricsserver.Options{BindAddress: flags.metricsAddr},
+		HealthProbeBindAddress: flags.probeAddr,
+		PprofBindAddress:       flags.pprofAddr,
+		LeaderElection:         flags.leaderElect,
 		LeaderElectionID:       "kargo-manager.swarm.kargo.io",
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := controllers.SetupAll(mgr, &controllers.Engines{}, controller.Options{MaxConcurrentReconciles: maxConcurrent}); err != nil {
+	if err := controllers.SetupAll(mgr, &controllers.Engines{}, flags.settings); err != nil {
 		return fmt.Errorf("set up controllers: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

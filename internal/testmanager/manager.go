@@ -34,10 +34,10 @@ type Manager struct {
 	done   chan struct{}
 }
 
-// Start starts every Kargo controller (controllers.SetupAll) on cfg,
-// serving metrics on metricsAddr ("0": none), and logs at the level
+// Start starts every Kargo controller (controllers.SetupAll with settings)
+// on cfg, serving metrics on metricsAddr ("0": none), and logs at the level
 // KARGO_TEST_LOGS asks for (errors only when unset).
-func Start(cfg *rest.Config, metricsAddr string) (*Manager, error) {
+func Start(cfg *rest.Config, metricsAddr string, settings controllers.Settings) (*Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(LogLevel())))
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
@@ -47,7 +47,7 @@ func Start(cfg *rest.Config, metricsAddr string) (*Manager, error) {
 		return nil, fmt.Errorf("new manager: %w", err)
 	}
 	m := &Manager{Engines: &controllers.Engines{}, done: make(chan struct{})}
-	if err := controllers.SetupAll(mgr, m.Engines); err != nil {
+	if err := controllers.SetupAll(mgr, m.Engines, settings); err != nil {
 		return nil, fmt.Errorf("set up controllers: %w", err)
 	}
 	if m.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {

@@ -29,6 +29,7 @@ import (
 	dockerclient "github.com/docker/docker/client"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kargo-io/kargo/controllers"
 	"github.com/kargo-io/kargo/internal/swarm"
 	"github.com/kargo-io/kargo/internal/testenv"
 	"github.com/kargo-io/kargo/internal/testmanager"
@@ -71,7 +72,7 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	defer func() { _ = env.Stop() }()
-	mgr, err := testmanager.Start(cfg, "0")
+	mgr, err := testmanager.Start(cfg, "0", controllers.Settings{})
 	if err != nil {
 		return fail(err)
 	}
