@@ -14,21 +14,25 @@ import (
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
-// Engines caches one Engine API client per Environment, rebuilt when the
-// endpoint or its TLS Secret changes. Environment and Stack reconcilers share it.
+// Engines caches one Engine API client per Environment or
+// ClusterEnvironment (by environmentKey), rebuilt when the endpoint or its
+// TLS Secret changes. Environment and Stack reconcilers share it.
 type Engines struct {
 	mu      sync.Mutex
 	clients map[types.NamespacedName]cachedEngine
-	// connections sizes each client's pool (see SetConnections).
+	// connections sizes each client's pool (see configure).
 	connections int
+	// ClusterResourceNamespace is where ClusterEnvironments' TLS Secrets
+	// are read (Settings.ClusterResourceNamespace); SetupAll sets it.
+	ClusterResourceNamespace string
 }
 
-// SetConnections sizes the connection pool of the clients built from now
-// on for n Engine API requests at once.
-func (e *Engines) SetConnections(n int) {
+// configure sizes the connection pool of the clients built from now on for
+// connections Engine API requests at once, and keeps the manager's settings.
+func (e *Engines) configure(settings Settings, connections int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.connections = n
+	e.ClusterResourceNamespace, e.connections = settings.ClusterResourceNamespace, connections
 }
 
 type cachedEngine struct {
@@ -37,11 +41,15 @@ type cachedEngine struct {
 }
 
 // For returns the client of env, building it when missing or stale.
-func (e *Engines) For(ctx context.Context, c client.Reader, env *kargov1.Environment) (*swarm.Client, error) {
-	ep := swarm.Endpoint{Host: env.Spec.Endpoint.Host}
-	if ref := env.Spec.Endpoint.TLSSecretRef; ref != nil {
+func (e *Engines) For(ctx context.Context, c client.Reader, env kargov1.EnvironmentObject) (*swarm.Client, error) {
+	spec := env.EnvironmentSpec()
+	ep := swarm.Endpoint{Host: spec.Endpoint.Host}
+	if ref := spec.Endpoint.TLSSecretRef; ref != nil {
+		e.mu.Lock()
+		namespace := sourceNamespace(env, e.ClusterResourceNamespace)
+		e.mu.Unlock()
 		var secret corev1.Secret
-		if err := c.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: ref.Name}, &secret); err != nil {
+		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &secret); err != nil {
 			return nil, &swarm.EndpointError{Reason: kargov1.TLSErrorReason, Err: fmt.Errorf("TLS Secret %s: %w", ref.Name, err)}
 		}
 		ep.TLS = &swarm.TLSMaterial{CA: secret.Data["ca.crt"], Cert: secret.Data["tls.crt"], Key: secret.Data["tls.key"]}
@@ -58,7 +66,7 @@ func (e *Engines) For(ctx context.Context, c client.Reader, env *kargov1.Environ
 		_ = cached.client.Close()
 		delete(e.clients, key)
 	}
-	cli, err := swarm.Connect(ep, swarm.WithRequestObserver(metrics.EngineRequestObserver(key.String())), swarm.WithConnections(e.connections))
+	cli, err := swarm.Connect(ep, swarm.WithRequestObserver(metrics.EngineRequestObserver(environmentName(key))), swarm.WithConnections(e.connections))
 	if err != nil {
 		return nil, &swarm.EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
 	}

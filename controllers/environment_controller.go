@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,30 +33,43 @@ const (
 	variablesFromIndex = ".spec.variablesFrom.name"
 )
 
-// EnvironmentReconciler connects to each Environment's Swarm and reports what it sees.
+// EnvironmentReconciler connects to the Swarm of each Environment (Kind
+// Environment) or ClusterEnvironment (Kind ClusterEnvironment) and reports
+// what it sees: one reconciler type, registered once per kind.
 type EnvironmentReconciler struct {
 	client.Client
 	Scheme   *runtime.Scheme
 	Recorder record.EventRecorder
 	Engines  *Engines
 	Watchers *Watchers
+	// Kind is kargov1.EnvironmentKind or kargov1.ClusterEnvironmentKind.
+	Kind     string
+	Settings Settings
 
 	// unusedReports remembers the unused variables last reported
 	// (environment_unused.go).
 	unusedReports unusedReports
 }
 
-// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments/finalizers,verbs=update
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments;clusterenvironments,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments/status;clusterenvironments/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=swarm.kargo.io,resources=environments/finalizers;clusterenvironments/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
+// newObject returns an empty object of the reconciler's kind.
+func (r *EnvironmentReconciler) newObject() kargov1.EnvironmentObject {
+	if r.Kind == kargov1.ClusterEnvironmentKind {
+		return &kargov1.ClusterEnvironment{}
+	}
+	return &kargov1.Environment{}
+}
+
 // Reconcile checks the endpoint of an Environment and fills its status.
 func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	log := ctrl.LoggerFrom(ctx)
-	env := &kargov1.Environment{}
+	env := r.newObject()
 	if err := r.Get(ctx, req.NamespacedName, env); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Watchers.Stop(req.NamespacedName)
@@ -64,24 +78,25 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, err
 	}
-	if !env.DeletionTimestamp.IsZero() {
+	spec, status := env.EnvironmentSpec(), env.EnvironmentStatus()
+	if !env.GetDeletionTimestamp().IsZero() {
 		return r.reconcileDelete(ctx, env)
 	}
 	if !controllerutil.ContainsFinalizer(env, kargov1.Finalizer) {
-		patch := client.MergeFrom(env.DeepCopy())
+		patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
 		controllerutil.AddFinalizer(env, kargov1.Finalizer)
 		return ctrl.Result{}, r.Patch(ctx, env, patch)
 	}
-	if env.Spec.Suspend {
+	if spec.Suspend {
 		log.V(1).Info("suspended")
-		base := env.DeepCopy()
-		markSuspended(&env.Status.Conditions, env.Generation)
-		return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, env, client.MergeFrom(base)))
+		patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
+		markSuspended(&status.Conditions, env.GetGeneration())
+		return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, env, patch))
 	}
 
-	base := env.DeepCopy()
+	patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
 	defer func() {
-		if err := r.Status().Patch(ctx, env, client.MergeFrom(base)); err != nil && !apierrors.IsNotFound(err) {
+		if err := r.Status().Patch(ctx, env, patch); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patch status: %w", err)})
 		}
 	}()
@@ -94,48 +109,58 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		if errors.As(err, &epErr) {
 			reason = epErr.Reason
 		}
-		markNotReady(&env.Status.Conditions, env.Generation, reason, err.Error(), false)
+		markNotReady(&status.Conditions, env.GetGeneration(), reason, err.Error(), false)
 		r.Recorder.Eventf(env, corev1.EventTypeWarning, reason, "%s", err.Error())
 		return ctrl.Result{}, err
 	}
-	env.Status.Swarm = &kargov1.SwarmInfo{
+	status.Swarm = &kargov1.SwarmInfo{
 		ClusterID: info.ClusterID, NodeID: info.NodeID,
 		Nodes: int32(info.Nodes), Managers: int32(info.Managers),
 		EngineVersion: info.EngineVersion, APIVersion: info.APIVersion,
 	}
 	r.Watchers.Ensure(client.ObjectKeyFromObject(env))
 	if err := r.reconcileNodeLabels(ctx, env); err != nil {
-		markNotReady(&env.Status.Conditions, env.Generation, kargov1.ApplyFailedReason, err.Error(), false)
+		markNotReady(&status.Conditions, env.GetGeneration(), kargov1.ApplyFailedReason, err.Error(), false)
 		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "%s", err.Error())
 		return ctrl.Result{}, err
 	}
 	message := fmt.Sprintf("swarm %s: %d node(s), %d manager(s), engine %s", info.ClusterID, info.Nodes, info.Managers, info.EngineVersion)
-	if len(env.Status.MissingNodes) > 0 {
-		message += fmt.Sprintf("; nodeLabels name unknown node(s): %s", strings.Join(env.Status.MissingNodes, ", "))
+	if len(status.MissingNodes) > 0 {
+		message += fmt.Sprintf("; nodeLabels name unknown node(s): %s", strings.Join(status.MissingNodes, ", "))
 	}
-	markReady(&env.Status.Conditions, env.Generation, message)
-	env.Status.ObservedGeneration = env.Generation
-	interval := environmentInterval(env)
+	markReady(&status.Conditions, env.GetGeneration(), message)
+	status.ObservedGeneration = env.GetGeneration()
+	interval := environmentInterval(spec)
 	log.V(1).Info("reconciled", "cluster", info.ClusterID, "nodes", info.Nodes, "next", interval)
 	return ctrl.Result{RequeueAfter: jitter(interval)}, nil
+}
+
+// stacksOf lists the Stacks deployed with env (for a ClusterEnvironment,
+// in every namespace).
+func stacksOf(ctx context.Context, c client.Reader, env types.NamespacedName) ([]kargov1.Stack, error) {
+	var stacks kargov1.StackList
+	if err := c.List(ctx, &stacks, client.InNamespace(env.Namespace), client.MatchingFields{stackEnvIndex: env.String()}); err != nil {
+		return nil, fmt.Errorf("list stacks: %w", err)
+	}
+	return stacks.Items, nil
 }
 
 // reconcileDelete keeps the Environment while Stacks use it: they need its
 // endpoint to remove their Swarm objects. Then it removes the node labels
 // it set.
-func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov1.Environment) (ctrl.Result, error) {
-	var stacks kargov1.StackList
-	if err := r.List(ctx, &stacks, client.InNamespace(env.Namespace), client.MatchingFields{stackEnvIndex: env.Name}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("list stacks: %w", err)
+func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env kargov1.EnvironmentObject) (ctrl.Result, error) {
+	stacks, err := stacksOf(ctx, r, client.ObjectKeyFromObject(env))
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	if len(stacks.Items) > 0 {
-		names := make([]string, 0, len(stacks.Items))
-		for _, st := range stacks.Items {
-			names = append(names, st.Name)
+	if len(stacks) > 0 {
+		names := make([]string, 0, len(stacks))
+		for _, st := range stacks {
+			names = append(names, client.ObjectKeyFromObject(&st).String())
 		}
 		ctrl.LoggerFrom(ctx).Info("deletion waits for stacks", "stacks", names)
-		patch := client.MergeFrom(env.DeepCopy())
-		markNotReady(&env.Status.Conditions, env.Generation, kargov1.DeletingReason,
+		patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
+		markNotReady(&env.EnvironmentStatus().Conditions, env.GetGeneration(), kargov1.DeletingReason,
 			"waiting for the stacks using it to be deleted: "+strings.Join(names, ", "), false)
 		if err := r.Status().Patch(ctx, env, patch); err != nil {
 			return ctrl.Result{}, fmt.Errorf("patch status: %w", err)
@@ -145,15 +170,15 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov
 	// Best effort, bounded: an unreachable Swarm must not keep the
 	// Environment forever.
 	labelsCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	env.Spec.NodeLabels = nil
+	env.EnvironmentSpec().NodeLabels = nil
 	if err := r.reconcileNodeLabels(labelsCtx, env); err != nil {
 		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "node labels set by this environment may be left on the nodes: %s", err.Error())
 	}
 	cancel()
 	r.Watchers.Stop(client.ObjectKeyFromObject(env))
 	r.Engines.Forget(client.ObjectKeyFromObject(env))
-	r.unusedReports.forget(env.UID)
-	patch := client.MergeFrom(env.DeepCopy())
+	r.unusedReports.forget(env.GetUID())
+	patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
 	controllerutil.RemoveFinalizer(env, kargov1.Finalizer)
 	return ctrl.Result{}, r.Patch(ctx, env, patch)
 }
@@ -161,31 +186,42 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env *kargov
 // reconcileNodeLabels sets spec.nodeLabels on the Swarm's nodes and removes
 // the labels this Environment set before and no longer wants. A hostname
 // that is not a node is reported in status, not fatal: it may join later.
-func (r *EnvironmentReconciler) reconcileNodeLabels(ctx context.Context, env *kargov1.Environment) error {
+func (r *EnvironmentReconciler) reconcileNodeLabels(ctx context.Context, env kargov1.EnvironmentObject) error {
 	engine, err := r.Engines.For(ctx, r.Client, env)
 	if err != nil {
 		return err
 	}
-	wanted := make(map[string]map[string]string, len(env.Spec.NodeLabels))
-	for _, n := range env.Spec.NodeLabels {
+	spec, status := env.EnvironmentSpec(), env.EnvironmentStatus()
+	wanted := make(map[string]map[string]string, len(spec.NodeLabels))
+	for _, n := range spec.NodeLabels {
 		wanted[n.Hostname] = n.Labels
 	}
-	result, err := engine.ReconcileNodeLabels(ctx, env.Namespace+"."+env.Name, wanted)
+	result, err := engine.ReconcileNodeLabels(ctx, nodeLabelsOwner(env), wanted)
 	if err != nil {
 		return fmt.Errorf("node labels: %w", err)
 	}
 	for _, hostname := range result.Updated {
 		r.Recorder.Eventf(env, corev1.EventTypeNormal, "Updated", "labels of node %s updated", hostname)
 	}
-	if len(result.Missing) > 0 && !slices.Equal(result.Missing, env.Status.MissingNodes) {
+	if len(result.Missing) > 0 && !slices.Equal(result.Missing, status.MissingNodes) {
 		r.Recorder.Eventf(env, corev1.EventTypeWarning, "NodeNotFound", "nodeLabels name hostname(s) that are not Swarm nodes: %s", strings.Join(result.Missing, ", "))
 	}
-	env.Status.MissingNodes = result.Missing
+	status.MissingNodes = result.Missing
 	return nil
 }
 
+// nodeLabelsOwner is how the node labels an Environment sets are recorded
+// on the nodes: <namespace>.<name>, or clusterenvironment/<name> (no object
+// name holds a '/', so the two never collide).
+func nodeLabelsOwner(env kargov1.EnvironmentObject) string {
+	if env.GetNamespace() == "" {
+		return "clusterenvironment/" + env.GetName()
+	}
+	return env.GetNamespace() + "." + env.GetName()
+}
+
 // connect pings the engine through the cached client.
-func (r *EnvironmentReconciler) connect(ctx context.Context, env *kargov1.Environment) (swarm.Info, error) {
+func (r *EnvironmentReconciler) connect(ctx context.Context, env kargov1.EnvironmentObject) (swarm.Info, error) {
 	cli, err := r.Engines.For(ctx, r.Client, env)
 	if err != nil {
 		return swarm.Info{}, err
@@ -196,53 +232,62 @@ func (r *EnvironmentReconciler) connect(ctx context.Context, env *kargov1.Enviro
 	if err != nil {
 		var swErr *swarm.EndpointError
 		if errors.As(err, &swErr) {
-			return swarm.Info{}, &swarm.EndpointError{Reason: swErr.Reason, Err: fmt.Errorf("%s: %w", env.Spec.Endpoint.Host, err)}
+			return swarm.Info{}, &swarm.EndpointError{Reason: swErr.Reason, Err: fmt.Errorf("%s: %w", env.EnvironmentSpec().Endpoint.Host, err)}
 		}
 		return swarm.Info{}, err
 	}
 	return info, nil
 }
 
-func environmentInterval(env *kargov1.Environment) time.Duration {
-	if env.Spec.Interval != nil && env.Spec.Interval.Duration > 0 {
-		return env.Spec.Interval.Duration
+func environmentInterval(spec *kargov1.EnvironmentSpec) time.Duration {
+	if spec.Interval != nil && spec.Interval.Duration > 0 {
+		return spec.Interval.Duration
 	}
 	return 10 * time.Minute
 }
 
-// SetupWithManager registers the controller; a change of a TLS Secret, of
-// a ConfigMap or Secret of variablesFrom, or of a Stack's spec (what its
-// Stacks read) reconciles the Environments that use it.
+// SetupWithManager registers the controller of r.Kind; a change of a TLS
+// Secret, of a ConfigMap or Secret of variablesFrom, or of a Stack's spec
+// (what its Stacks read) reconciles the Environments that use it.
 func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Options) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &kargov1.Environment{}, tlsSecretIndex, func(o client.Object) []string {
-		if ref := o.(*kargov1.Environment).Spec.Endpoint.TLSSecretRef; ref != nil {
-			return []string{ref.Name}
-		}
-		return nil
-	}); err != nil {
-		return err
+	indexes := map[string]func(*kargov1.EnvironmentSpec) []string{
+		tlsSecretIndex: func(spec *kargov1.EnvironmentSpec) []string {
+			if ref := spec.Endpoint.TLSSecretRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		},
+		variablesFromIndex: func(spec *kargov1.EnvironmentSpec) []string {
+			var names []string
+			for _, from := range spec.VariablesFrom {
+				if from.ConfigMapRef != nil {
+					names = append(names, from.ConfigMapRef.Name)
+				}
+				if from.SecretRef != nil {
+					names = append(names, from.SecretRef.Name)
+				}
+			}
+			return names
+		},
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &kargov1.Environment{}, variablesFromIndex, func(o client.Object) []string {
-		var names []string
-		for _, from := range o.(*kargov1.Environment).Spec.VariablesFrom {
-			if from.ConfigMapRef != nil {
-				names = append(names, from.ConfigMapRef.Name)
-			}
-			if from.SecretRef != nil {
-				names = append(names, from.SecretRef.Name)
-			}
+	for name, values := range indexes {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), r.newObject(), name, func(o client.Object) []string {
+			return values(o.(kargov1.EnvironmentObject).EnvironmentSpec())
+		}); err != nil {
+			return err
 		}
-		return names
-	}); err != nil {
-		return err
+	}
+	events := r.Watchers.Environments
+	if r.Kind == kargov1.ClusterEnvironmentKind {
+		events = r.Watchers.ClusterEnvironments
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&kargov1.Environment{}).
+		For(r.newObject()).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.environmentsForSecret)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(variablesFromIndex))).
 		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOfStack), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesRawSource(source.Channel(r.Watchers.Environments, &handler.EnqueueRequestForObject{})).
-		Named("environment").
+		WatchesRawSource(source.Channel(events, &handler.EnqueueRequestForObject{})).
+		Named(strings.ToLower(r.Kind)).
 		WithOptions(opts).
 		Complete(r)
 }
@@ -251,9 +296,17 @@ func (r *EnvironmentReconciler) environmentsForSecret(ctx context.Context, o cli
 	return append(r.environmentsOf(tlsSecretIndex)(ctx, o), r.environmentsOf(variablesFromIndex)(ctx, o)...)
 }
 
-// environmentsOf maps an object to the Environments whose index names it.
+// environmentsOf maps a ConfigMap or Secret to the Environments of its
+// namespace whose index names it, or to the ClusterEnvironments when it is
+// in the manager's namespace.
 func (r *EnvironmentReconciler) environmentsOf(index string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		if r.Kind == kargov1.ClusterEnvironmentKind {
+			if o.GetNamespace() != r.Settings.ClusterResourceNamespace {
+				return nil
+			}
+			return listRequests(ctx, r, &kargov1.ClusterEnvironmentList{}, "", client.MatchingFields{index: o.GetName()})
+		}
 		return listRequests(ctx, r, &kargov1.EnvironmentList{}, o.GetNamespace(), client.MatchingFields{index: o.GetName()})
 	}
 }

@@ -58,13 +58,13 @@ func (u *unusedReports) forget(env types.UID) {
 // changes. The check is skipped while no Stack picks catalog entries, or
 // while one does not render (its own status says why): what it would read
 // is unknown. It never fails the reconcile.
-func (r *EnvironmentReconciler) reportUnusedVariables(ctx context.Context, env *kargov1.Environment) {
+func (r *EnvironmentReconciler) reportUnusedVariables(ctx context.Context, env kargov1.EnvironmentObject) {
 	unused, err := r.unusedVariables(ctx, env)
 	if err != nil {
 		ctrl.LoggerFrom(ctx).V(1).Info("unused variables not checked", "reason", err.Error())
 		return
 	}
-	if !r.unusedReports.changed(env.UID, unused) || len(unused) == 0 {
+	if !r.unusedReports.changed(env.GetUID(), unused) || len(unused) == 0 {
 		return
 	}
 	r.Recorder.Event(env, corev1.EventTypeWarning, kargov1.UnusedVariablesReason, overlay.UnusedMessage(unused, eventMessageLimit))
@@ -72,24 +72,24 @@ func (r *EnvironmentReconciler) reportUnusedVariables(ctx context.Context, env *
 
 var errNoCatalogStack = errors.New("no Stack picks catalog entries")
 
-func (r *EnvironmentReconciler) unusedVariables(ctx context.Context, env *kargov1.Environment) ([]string, error) {
-	var stacks kargov1.StackList
-	if err := r.List(ctx, &stacks, client.InNamespace(env.Namespace), client.MatchingFields{stackEnvIndex: env.Name}); err != nil {
-		return nil, fmt.Errorf("list stacks: %w", err)
+func (r *EnvironmentReconciler) unusedVariables(ctx context.Context, env kargov1.EnvironmentObject) ([]string, error) {
+	stacks, err := stacksOf(ctx, r, client.ObjectKeyFromObject(env))
+	if err != nil {
+		return nil, err
 	}
-	stacks.Items = slices.DeleteFunc(stacks.Items, func(s kargov1.Stack) bool {
+	stacks = slices.DeleteFunc(stacks, func(s kargov1.Stack) bool {
 		return !s.DeletionTimestamp.IsZero() || len(s.Spec.Services) == 0
 	})
-	if len(stacks.Items) == 0 {
+	if len(stacks) == 0 {
 		return nil, errNoCatalogStack
 	}
-	vars, err := overlay.EnvironmentVariables(env, desired.Data(ctx, r.Client, env.Namespace))
+	vars, err := overlay.EnvironmentVariables(env.EnvironmentSpec(), desired.Data(ctx, r.Client, r.Settings.sourceNamespace(env)))
 	if err != nil {
 		return nil, err
 	}
 	var read []string
-	for i := range stacks.Items {
-		stack := &stacks.Items[i]
+	for i := range stacks {
+		stack := &stacks[i]
 		out, err := overlay.Render(overlay.Input{Stack: stack, Variables: vars})
 		if err != nil {
 			return nil, fmt.Errorf("stack %s does not render", stack.Name)
@@ -103,5 +103,8 @@ func (r *EnvironmentReconciler) unusedVariables(ctx context.Context, env *kargov
 // Stacks read changes its unused variables.
 func (r *EnvironmentReconciler) environmentsOfStack(_ context.Context, o client.Object) []ctrl.Request {
 	stack := o.(*kargov1.Stack)
-	return []ctrl.Request{{NamespacedName: types.NamespacedName{Namespace: stack.Namespace, Name: stack.Spec.EnvironmentRef.Name}}}
+	if (r.Kind == kargov1.ClusterEnvironmentKind) != stack.Spec.EnvironmentRef.IsCluster() {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: stackEnvironmentKey(stack)}}
 }

@@ -25,7 +25,7 @@ func TestUnusedVariables(t *testing.T) {
 		s := &kargov1.Stack{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
 			Spec: kargov1.StackSpec{
-				EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+				EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
 				Services:       []kargov1.CatalogService{{Name: entry}},
 				Suspend:        true,
 			},

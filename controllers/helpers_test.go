@@ -148,6 +148,8 @@ func conditions(obj client.Object) []metav1.Condition {
 	switch o := obj.(type) {
 	case *kargov1.Environment:
 		return o.Status.Conditions
+	case *kargov1.ClusterEnvironment:
+		return o.Status.Conditions
 	case *kargov1.Stack:
 		return o.Status.Conditions
 	case *kargov1.Service:
@@ -247,7 +249,7 @@ func (f *fixture) stackWith(name string, services ...*kargov1.Service) *kargov1.
 	stack := &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
 			Namespace:      f.namespace + "-" + name,
 			Networks:       []kargov1.Network{{Name: "back"}},
 		},

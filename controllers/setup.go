@@ -3,6 +3,7 @@ package controllers
 
 import (
 	"context"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -10,12 +11,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
 // DefaultMaxConcurrentReconciles is how many objects of each kind are
 // reconciled at once unless the manager is told otherwise
 // (--max-concurrent-reconciles).
 const DefaultMaxConcurrentReconciles = 4
+
+// DefaultClusterResourceNamespace is the manager's namespace as
+// config/default deploys it, where ClusterEnvironments' Secrets and
+// ConfigMaps are read unless --cluster-resource-namespace (or POD_NAMESPACE)
+// says otherwise.
+const DefaultClusterResourceNamespace = "kargo-system"
 
 // Settings are the manager's choices that apply to every controller (the
 // flags of kargo manager).
@@ -25,6 +34,9 @@ type Settings struct {
 	// clients keep enough connections open for that many Stacks applying
 	// services at once.
 	MaxConcurrentReconciles int
+	// ClusterResourceNamespace is where the TLS Secrets and variablesFrom
+	// sources of ClusterEnvironments are read: the manager's namespace.
+	ClusterResourceNamespace string
 }
 
 // SetupAll registers the reconcilers on a manager, sharing the engine
@@ -34,15 +46,20 @@ func SetupAll(mgr ctrl.Manager, engines *Engines, settings Settings) error {
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
 	}
-	engines.SetConnections(o.MaxConcurrentReconciles*serviceApplyConcurrency + 2)
+	engines.configure(settings, o.MaxConcurrentReconciles*serviceApplyConcurrency+2)
 	watchers := NewWatchers(mgr.GetClient(), engines)
 	if err := mgr.Add(watchers); err != nil {
 		return err
 	}
-	if err := (&EnvironmentReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("environment-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr, o); err != nil {
-		return err
+	for _, kind := range []string{kargov1.EnvironmentKind, kargov1.ClusterEnvironmentKind} {
+		r := &EnvironmentReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor(strings.ToLower(kind) + "-controller"),
+			Engines: engines, Watchers: watchers, Kind: kind, Settings: settings}
+		if err := r.SetupWithManager(mgr, o); err != nil {
+			return err
+		}
 	}
-	if err := (&StackReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stack-controller"), Engines: engines, Watchers: watchers}).SetupWithManager(mgr, o); err != nil {
+	if err := (&StackReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stack-controller"),
+		Engines: engines, Watchers: watchers, Settings: settings}).SetupWithManager(mgr, o); err != nil {
 		return err
 	}
 	return (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr, o)

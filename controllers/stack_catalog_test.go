@@ -50,7 +50,7 @@ func TestCatalogStack(t *testing.T) {
 	stack := &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "cat", Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
 			Namespace:      ns,
 			Services:       []kargov1.CatalogService{{Name: "mongodb"}, {Name: "cache", Catalog: "redis"}, {Name: "grafana"}},
 			Images: []kargov1.Image{
@@ -122,7 +122,7 @@ func TestCatalogRenderFailureKeepsLastGoodState(t *testing.T) {
 	stack := &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
 			Namespace:      f.namespace + "-bad",
 			Services:       []kargov1.CatalogService{{Name: "cache", Catalog: "redis"}},
 			Images:         []kargov1.Image{{Name: "redis", NewName: "kargo.local/busybox", NewTag: "1"}},

@@ -48,12 +48,14 @@ type StackReconciler struct {
 	Recorder  record.EventRecorder
 	Engines   *Engines
 	Watchers  *Watchers
+	Settings  Settings
 }
 
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=stacks/finalizers,verbs=update
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Reconcile makes the Swarm match a Stack.
 func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -114,6 +116,13 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 	gen := s.stack.Generation
 	markReconciling(&s.stack.Status.Conditions, gen, kargov1.ProgressingReason, "reconciling")
 	if err := r.resolveEnvironment(ctx, s); err != nil {
+		var notAllowed notAllowedError
+		if errors.As(err, &notAllowed) {
+			// Allowing the namespace (a change of the ClusterEnvironment or
+			// of the namespace's labels) reconciles the Stack again.
+			markNotReady(&s.stack.Status.Conditions, gen, kargov1.NotAllowedReason, err.Error(), true)
+			return ctrl.Result{}, nil
+		}
 		markNotReady(&s.stack.Status.Conditions, gen, kargov1.EnvironmentNotReadyReason, err.Error(), false)
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}

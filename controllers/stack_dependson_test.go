@@ -19,7 +19,7 @@ func TestStackDependsOn(t *testing.T) {
 	b := &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
 			Namespace:      f.namespace + "-b",
 			Networks:       []kargov1.Network{{Name: "back"}},
 			DependsOn:      []kargov1.LocalObjectReference{{Name: "a"}},
@@ -56,7 +56,7 @@ func TestDependencyCycles(t *testing.T) {
 		f.create(&kargov1.Stack{
 			ObjectMeta: metav1.ObjectMeta{Name: pair[0], Namespace: f.namespace},
 			Spec: kargov1.StackSpec{
-				EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+				EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
 				DependsOn:      []kargov1.LocalObjectReference{{Name: pair[1]}},
 			},
 		})

@@ -27,7 +27,7 @@ func (f *fixture) geoStack(port int32) (*kargov1.Stack, []*kargov1.Service) {
 	stack := &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "geo", Namespace: ns},
 		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.LocalObjectReference{Name: "local"},
+			EnvironmentRef: kargov1.EnvironmentReference{Name: "local"},
 			Namespace:      ns,
 			Networks:       []kargov1.Network{{Name: "front", Attachable: true}, {Name: "back"}},
 			Configs:        []kargov1.StackConfig{{Name: "site", ConfigMapKeyRef: kargov1.KeySelector{Name: "site", Key: "index.html"}}},

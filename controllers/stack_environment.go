@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
@@ -12,27 +14,41 @@ import (
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
-// resolveEnvironment fetches the Stack's Environment, which must be Ready
-// (unless the Stack is being deleted), and its engine client.
+// notAllowedError: the Stack's namespace may not use the ClusterEnvironment.
+type notAllowedError struct{ error }
+
+func (e notAllowedError) Unwrap() error { return e.error }
+
+// resolveEnvironment fetches the Stack's Environment or ClusterEnvironment,
+// which must allow the Stack's namespace and be Ready (unless the Stack is
+// being deleted), and its engine client. A namespace not allowed gets no
+// client: nothing is asked of that Swarm.
 func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope) error {
-	env := &kargov1.Environment{}
-	key := types.NamespacedName{Namespace: s.stack.Namespace, Name: s.stack.Spec.EnvironmentRef.Name}
-	if err := r.Get(ctx, key, env); err != nil {
-		return fmt.Errorf("environment %s: %w", key.Name, err)
+	key := stackEnvironmentKey(s.stack)
+	what := describeEnvironment(key)
+	env, err := getEnvironment(ctx, r.Client, key)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if cenv, ok := env.(*kargov1.ClusterEnvironment); ok && s.stack.DeletionTimestamp.IsZero() {
+		if err := r.checkAllowed(ctx, cenv, s.stack.Namespace); err != nil {
+			return err
+		}
 	}
 	// A Stack being deleted uses its Environment whatever its condition
 	// (an Environment being deleted waits for its Stacks, Ready=False):
 	// an unreachable endpoint fails the engine calls and keeps the finalizer.
-	if s.stack.DeletionTimestamp.IsZero() && !meta.IsStatusConditionTrue(env.Status.Conditions, kargov1.ReadyCondition) {
+	status := env.EnvironmentStatus()
+	if s.stack.DeletionTimestamp.IsZero() && !meta.IsStatusConditionTrue(status.Conditions, kargov1.ReadyCondition) {
 		msg := "not reconciled yet"
-		if c := meta.FindStatusCondition(env.Status.Conditions, kargov1.ReadyCondition); c != nil {
+		if c := meta.FindStatusCondition(status.Conditions, kargov1.ReadyCondition); c != nil {
 			msg = c.Message
 		}
-		return fmt.Errorf("environment %s is not Ready: %s", key.Name, msg)
+		return fmt.Errorf("%s is not Ready: %s", what, msg)
 	}
 	engine, err := r.Engines.For(ctx, r.Client, env)
 	if err != nil {
-		return fmt.Errorf("environment %s: %w", key.Name, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	s.env, s.engine = env, engine
 	s.objects = swarm.StackObjects{
@@ -41,5 +57,23 @@ func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope)
 		Configs: map[string]swarm.ObjectRef{}, Secrets: map[string]swarm.ObjectRef{},
 	}
 	s.desired = map[string]map[string]bool{swarm.KindService: {}, swarm.KindNetwork: {}, swarm.KindConfig: {}, swarm.KindSecret: {}}
+	return nil
+}
+
+// checkAllowed tells whether a namespace may use a ClusterEnvironment, by
+// its name or its labels (read from the metadata cache).
+func (r *StackReconciler) checkAllowed(ctx context.Context, env *kargov1.ClusterEnvironment, namespace string) error {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+		return fmt.Errorf("namespace %s: %w", namespace, err)
+	}
+	allowed, err := env.Spec.AllowedNamespaces.Allows(namespace, ns.Labels)
+	if err != nil {
+		return notAllowedError{fmt.Errorf("clusterenvironment %s: %w", env.Name, err)}
+	}
+	if !allowed {
+		return notAllowedError{fmt.Errorf("clusterenvironment %s does not allow namespace %s (spec.allowedNamespaces)", env.Name, namespace)}
+	}
 	return nil
 }

@@ -23,7 +23,7 @@ func TestOneListingPerKind(t *testing.T) {
 	stack := &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "lists", Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
 			Namespace:      f.namespace + "-lists",
 			Networks:       []kargov1.Network{{Name: "back"}},
 			Configs:        []kargov1.StackConfig{{Name: "site", ConfigMapKeyRef: kargov1.KeySelector{Name: "site", Key: "index.html"}}},

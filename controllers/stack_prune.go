@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -45,16 +44,12 @@ func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (c
 	log := ctrl.LoggerFrom(ctx)
 	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, kargov1.DeletingReason, "removing Swarm objects", false)
 	if err := r.resolveEnvironment(ctx, s); err != nil {
-		var missing bool
-		env := &kargov1.Environment{}
-		if getErr := r.Get(ctx, types.NamespacedName{Namespace: s.stack.Namespace, Name: s.stack.Spec.EnvironmentRef.Name}, env); apierrors.IsNotFound(getErr) {
-			missing = true
-		}
-		if !missing {
+		key := stackEnvironmentKey(s.stack)
+		if _, getErr := getEnvironment(ctx, r.Client, key); !apierrors.IsNotFound(getErr) {
 			// The Swarm is unreachable: keep the finalizer so nothing is orphaned.
 			return ctrl.Result{}, fmt.Errorf("delete stack: %w", err)
 		}
-		r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, kargov1.EnvironmentNotReadyReason, "environment %s is gone: Swarm objects of this stack are left in place", env.Name)
+		r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, kargov1.EnvironmentNotReadyReason, "%s is gone: Swarm objects of this stack are left in place", describeEnvironment(key))
 		controllerutil.RemoveFinalizer(s.stack, kargov1.Finalizer)
 		return ctrl.Result{}, r.Update(ctx, s.stack)
 	}

@@ -30,7 +30,7 @@ func (e renderFailedError) Unwrap() error { return e.error }
 // created, updated, and deleted when no longer rendered. A failed render
 // changes nothing: the last good Services keep running.
 func (r *StackReconciler) renderServices(ctx context.Context, s *stackScope) error {
-	out, err := desired.Render(s.stack, s.env, desired.Data(ctx, r.Client, s.env.Namespace))
+	out, err := desired.Render(s.stack, s.env, desired.Data(ctx, r.Client, r.Settings.sourceNamespace(s.env)))
 	if err != nil {
 		return renderFailedError{err}
 	}

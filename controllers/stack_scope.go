@@ -14,7 +14,7 @@ import (
 // stackScope is what the phases of one reconcile share.
 type stackScope struct {
 	stack  *kargov1.Stack
-	env    *kargov1.Environment
+	env    kargov1.EnvironmentObject
 	engine *swarm.Client
 	owner  string
 	// owned is what the Stack had on the Swarm when this reconcile began,

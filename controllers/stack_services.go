@@ -169,7 +169,7 @@ func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *
 	objs := s.objects
 	objs.Env = env
 	// The Environment's defaults are the lowest layer of every Service.
-	spec, err := desired.ServiceSpec(svc, s.env.Spec.Defaults, objs)
+	spec, err := desired.ServiceSpec(svc, s.env.EnvironmentSpec().Defaults, objs)
 	if err != nil {
 		return serviceApply{err: invalidSpecError{fmt.Errorf("service %s: %w", svc.Name, err)}}
 	}

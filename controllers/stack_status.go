@@ -127,7 +127,7 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 	if len(notReady) == 0 {
 		markReady(&st.Conditions, gen, fmt.Sprintf("%d service(s) ready", ready))
 		st.ObservedGeneration = gen
-		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env))}
+		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}
 	}
 	message := strings.Join(notReady, "; ")
 	switch {
@@ -144,7 +144,7 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		// Swarm gave up on an update; retrying the same spec cannot help.
 		markNotReady(&st.Conditions, gen, kargov1.RolledBackReason, message, true)
 		st.ObservedGeneration = gen
-		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env))}
+		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}
 	case len(s.waiting) == len(notReady):
 		markNotReady(&st.Conditions, gen, kargov1.DependencyNotReadyReason, message, false)
 	default:
@@ -155,7 +155,7 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		st.ObservedGeneration = gen
 		if r.timedOut(s) {
 			markNotReady(&st.Conditions, gen, kargov1.ServicesNotReadyReason, "timeout waiting for services: "+message, true)
-			return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env))}
+			return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}
 		}
 	}
 	return ctrl.Result{RequeueAfter: s.convergencePoll()}

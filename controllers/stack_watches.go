@@ -30,7 +30,7 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opt
 		return err
 	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &kargov1.Stack{}, stackEnvIndex, func(o client.Object) []string {
-		return []string{o.(*kargov1.Stack).Spec.EnvironmentRef.Name}
+		return []string{stackEnvironmentKey(o.(*kargov1.Stack)).String()}
 	}); err != nil {
 		return err
 	}
@@ -52,7 +52,10 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opt
 		Watches(&kargov1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*kargov1.Service).Spec.StackRef.Name}}}
 		})).
-		Watches(&kargov1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOf(stackEnvIndex))).
+		Watches(&kargov1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOfEnvironment)).
+		Watches(&kargov1.ClusterEnvironment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOfEnvironment)).
+		// A namespace's labels may allow it to use a ClusterEnvironment.
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.stacksOfNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
 		WatchesRawSource(source.Channel(r.Watchers.Stacks, &handler.EnqueueRequestForObject{})).
@@ -79,6 +82,28 @@ func (r *StackReconciler) stacksOf(index string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		return listRequests(ctx, r, &kargov1.StackList{}, o.GetNamespace(), client.MatchingFields{index: o.GetName()})
 	}
+}
+
+// stacksOfEnvironment maps an Environment or ClusterEnvironment to the
+// Stacks deployed with it.
+func (r *StackReconciler) stacksOfEnvironment(ctx context.Context, o client.Object) []reconcile.Request {
+	return listRequests(ctx, r, &kargov1.StackList{}, "", client.MatchingFields{stackEnvIndex: client.ObjectKeyFromObject(o).String()})
+}
+
+// stacksOfNamespace maps a namespace to its Stacks that name a ClusterEnvironment.
+func (r *StackReconciler) stacksOfNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	var stacks kargov1.StackList
+	if err := r.List(ctx, &stacks, client.InNamespace(o.GetName())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list stacks", "namespace", o.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, st := range stacks.Items {
+		if st.Spec.EnvironmentRef.IsCluster() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&st)})
+		}
+	}
+	return reqs
 }
 
 // stacksInNamespace reconciles the Stacks of a ConfigMap's or Secret's

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -29,9 +28,11 @@ type Watchers struct {
 	// Reader lists Stacks (the manager's cache).
 	Reader  client.Reader
 	Engines *Engines
-	// Stacks and Environments receive the objects to reconcile.
-	Stacks       chan event.GenericEvent
-	Environments chan event.GenericEvent
+	// Stacks, Environments and ClusterEnvironments receive the objects to
+	// reconcile.
+	Stacks              chan event.GenericEvent
+	Environments        chan event.GenericEvent
+	ClusterEnvironments chan event.GenericEvent
 
 	mu      sync.Mutex
 	running map[types.NamespacedName]subscription
@@ -52,8 +53,8 @@ func NewWatchers(reader client.Reader, engines *Engines) *Watchers {
 	return &Watchers{
 		Reader: reader, Engines: engines, ctx: ctx, cancel: cancel,
 		Stacks:       make(chan event.GenericEvent, 256),
-		Environments: make(chan event.GenericEvent, 64),
-		running:      map[types.NamespacedName]subscription{},
+		Environments: make(chan event.GenericEvent, 64), ClusterEnvironments: make(chan event.GenericEvent, 16),
+		running: map[types.NamespacedName]subscription{},
 	}
 }
 
@@ -92,7 +93,7 @@ func (w *Watchers) Stop(env types.NamespacedName) {
 	if sub, ok := w.running[env]; ok {
 		sub.cancel()
 		delete(w.running, env)
-		metrics.EventStreamConnected(env.String(), false)
+		metrics.EventStreamConnected(environmentName(env), false)
 	}
 }
 
@@ -100,17 +101,17 @@ func (w *Watchers) Stop(env types.NamespacedName) {
 // backoff. After each (re)connection every Stack of the Environment is
 // enqueued once: events missed while disconnected are not replayed.
 func (w *Watchers) run(ctx context.Context, env types.NamespacedName, engine *swarm.Client) {
-	log := ctrl.Log.WithName("events").WithValues("environment", env.String())
+	log := ctrl.Log.WithName("events").WithValues("environment", environmentName(env))
 	backoff := newEventBackoff()
 	for ctx.Err() == nil {
 		connected := time.Now()
-		metrics.EventStreamConnected(env.String(), true)
+		metrics.EventStreamConnected(environmentName(env), true)
 		w.enqueueStacks(ctx, env, func(kargov1.Stack) bool { return true })
 		err := engine.Watch(ctx, func(ev swarm.Event) { w.dispatch(ctx, env, ev) })
 		if ctx.Err() != nil {
 			return // stopped, or replaced by a subscription on a new client
 		}
-		metrics.EventStreamConnected(env.String(), false)
+		metrics.EventStreamConnected(environmentName(env), false)
 		if time.Since(connected) > time.Minute {
 			backoff = newEventBackoff()
 		}
@@ -134,9 +135,13 @@ func newEventBackoff() wait.Backoff {
 // objects but carry no labels; the stack namespace that prefixes the name
 // (<namespace>_...) finds the Stack, whose reconcile then checks ownership.
 func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev swarm.Event) {
-	ctrl.Log.WithName("events").V(1).Info("swarm event", "environment", env.String(), "kind", ev.Kind, "action", ev.Action, "name", ev.Name)
+	ctrl.Log.WithName("events").V(1).Info("swarm event", "environment", environmentName(env), "kind", ev.Kind, "action", ev.Action, "name", ev.Name)
 	if ev.Kind == "node" {
-		w.send(ctx, w.Environments, &kargov1.Environment{ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace, Name: env.Name}})
+		events := w.Environments
+		if env.Namespace == "" {
+			events = w.ClusterEnvironments
+		}
+		w.send(ctx, events, newEnvironmentObject(env))
 		// A node that goes down or is drained makes Swarm move its tasks,
 		// which have no events of their own: every Stack of the Environment
 		// looks at its services now, and again once the orchestrator has
@@ -161,14 +166,14 @@ func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev sw
 }
 
 func (w *Watchers) enqueueStacks(ctx context.Context, env types.NamespacedName, match func(kargov1.Stack) bool) {
-	var stacks kargov1.StackList
-	if err := w.Reader.List(ctx, &stacks, client.InNamespace(env.Namespace), client.MatchingFields{stackEnvIndex: env.Name}); err != nil {
-		ctrl.Log.WithName("events").Error(err, "list stacks", "environment", env.String())
+	stacks, err := stacksOf(ctx, w.Reader, env)
+	if err != nil {
+		ctrl.Log.WithName("events").Error(err, "list stacks", "environment", environmentName(env))
 		return
 	}
-	for i := range stacks.Items {
-		if match(stacks.Items[i]) {
-			w.send(ctx, w.Stacks, &stacks.Items[i])
+	for i := range stacks {
+		if match(stacks[i]) {
+			w.send(ctx, w.Stacks, &stacks[i])
 		}
 	}
 }

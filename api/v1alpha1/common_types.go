@@ -14,6 +14,30 @@ type LocalObjectReference struct {
 	Name string `json:"name"`
 }
 
+// Kinds of Environment a Stack may name.
+const (
+	EnvironmentKind        = "Environment"
+	ClusterEnvironmentKind = "ClusterEnvironment"
+)
+
+// EnvironmentReference names the Environment or ClusterEnvironment of a Stack.
+type EnvironmentReference struct {
+	// kind: Environment (of the Stack's namespace) or ClusterEnvironment
+	// (offered by the platform admins to the namespaces it allows).
+	// +kubebuilder:validation:Enum=Environment;ClusterEnvironment
+	// +kubebuilder:default=Environment
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// name of the Environment or ClusterEnvironment.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+}
+
+// IsCluster tells whether the reference names a ClusterEnvironment.
+func (r EnvironmentReference) IsCluster() bool { return r.Kind == ClusterEnvironmentKind }
+
 // KeySelector selects one key of a ConfigMap or Secret in the same namespace.
 type KeySelector struct {
 	// name of the ConfigMap or Secret.

@@ -49,6 +49,9 @@ const (
 	// SuspendedReason: reconciliation is suspended by spec.suspend (Ready
 	// is Unknown: the Swarm is left as it is, and not looked at).
 	SuspendedReason = "Suspended"
+	// NotAllowedReason: the Stack's namespace may not use the
+	// ClusterEnvironment it names (spec.allowedNamespaces).
+	NotAllowedReason = "NotAllowed"
 	// DeletingReason: the object is being removed from the Swarm.
 	DeletingReason = "Deleting"
 	// UnusedVariablesReason (a Warning event of an Environment): it sets

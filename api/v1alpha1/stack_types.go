@@ -6,15 +6,20 @@ import (
 
 // StackSpec describes services deployed and removed together, as one
 // `docker stack`.
+// +kubebuilder:validation:XValidation:rule="has(self.namespace) == has(oldSelf.namespace)",message="spec.namespace cannot be set or unset after creation (unset means metadata.name): the Stack's Swarm objects are named after it; create a new Stack instead",fieldPath=".namespace"
 type StackSpec struct {
-	// environmentRef names the Environment (target Swarm) of this Stack.
+	// environmentRef names the Environment of the Stack's namespace, or the
+	// ClusterEnvironment, whose Swarm the Stack is deployed on. Immutable:
+	// the Stack's objects live on that Swarm.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="environmentRef is immutable: the Stack's objects live on that Swarm; delete the Stack (its objects are removed from the old Swarm) and create it again"
 	// +required
-	EnvironmentRef LocalObjectReference `json:"environmentRef"`
+	EnvironmentRef EnvironmentReference `json:"environmentRef"`
 
 	// namespace is the Swarm stack namespace. Swarm objects are named
 	// <namespace>_<name>, as docker stack deploy names them, so docker stack
 	// ps and docker stack services work. Default: metadata.name.
-	// Immutable: changing it would orphan every object on the Swarm.
+	// Immutable, and cannot be set or unset after creation: changing it
+	// would orphan every object on the Swarm.
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$`
 	// +kubebuilder:validation:MaxLength=40
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="namespace is immutable: create a new Stack instead"
@@ -290,6 +295,7 @@ type InventoryEntry struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=stk,categories=kargo
 // +kubebuilder:printcolumn:name="Environment",type=string,JSONPath=`.spec.environmentRef.name`
+// +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.spec.environmentRef.kind`,priority=1
 // +kubebuilder:printcolumn:name="Namespace",type=string,JSONPath=`.status.namespace`,priority=1
 // +kubebuilder:printcolumn:name="Services",type=string,JSONPath=`.status.readyServices`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

@@ -165,6 +165,26 @@ func TestImmutableFields(t *testing.T) {
 				_ = unstructured.SetNestedField(u.Object, "geo2", "spec", "namespace")
 			},
 			[]string{"spec.namespace", "namespace is immutable"}},
+		{"stack namespace from unset", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s2}\nspec: {environmentRef: {name: e}}\n",
+			func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "other-team", "spec", "namespace")
+			},
+			[]string{"spec.namespace cannot be set or unset after creation"}},
+		{"stack namespace to unset", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s3}\nspec: {environmentRef: {name: e}, namespace: geo}\n",
+			func(u *unstructured.Unstructured) {
+				unstructured.RemoveNestedField(u.Object, "spec", "namespace")
+			},
+			[]string{"spec.namespace cannot be set or unset after creation"}},
+		{"stack environmentRef name", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s4}\nspec: {environmentRef: {name: e}}\n",
+			func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "e2", "spec", "environmentRef", "name")
+			},
+			[]string{"spec.environmentRef", "environmentRef is immutable", "delete the Stack"}},
+		{"stack environmentRef kind", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s5}\nspec: {environmentRef: {name: e}}\n",
+			func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "ClusterEnvironment", "spec", "environmentRef", "kind")
+			},
+			[]string{"spec.environmentRef", "environmentRef is immutable"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

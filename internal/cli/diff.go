@@ -89,6 +89,7 @@ Exit status: 0 when nothing differs, 1 when something does, 2 on error.`,
 	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "YAML FILE, or DIR of .yaml/.yml/.json files, of manifests (repeatable; - for stdin)")
 	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig FILE (default: $KUBECONFIG, then ~/.kube/config)")
 	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the objects that name none (default: the kubeconfig context's)")
+	cmd.Flags().StringVar(&o.clusterResourceNamespace, "cluster-resource-namespace", controllers.DefaultClusterResourceNamespace, "namespace where the manager reads ClusterEnvironments' TLS Secrets and variablesFrom (as its own flag)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
 	cmd.Args = func(_ *cobra.Command, args []string) error {
 		if len(args) > 0 {
@@ -111,8 +112,9 @@ Exit status: 0 when nothing differs, 1 when something does, 2 on error.`,
 
 // diffOptions are kargo diff's flags.
 type diffOptions struct {
-	files                 []string
-	kubeconfig, namespace string
+	files                    []string
+	kubeconfig, namespace    string
+	clusterResourceNamespace string
 }
 
 var diffScheme = func() *runtime.Scheme {
@@ -149,6 +151,7 @@ func runDiff(ctx context.Context, o diffOptions, stdout, stderr io.Writer) (bool
 		return false, fmt.Errorf("kubernetes client: %w", err)
 	}
 	d := &differ{ctx: ctx, files: files, cluster: cluster, reader: layered{files: files, cluster: cluster}, stderr: stderr}
+	d.engines.ClusterResourceNamespace = o.clusterResourceNamespace
 	defer d.closeEngines()
 	if err := d.run(); err != nil {
 		return false, err
@@ -472,11 +475,16 @@ func (d *differ) stack(stack *kargov1.Stack) error {
 		fmt.Fprintf(d.stderr, "kargo diff: stack %s/%s is suspended: its Swarm services are not compared\n", stack.Namespace, stack.Name)
 		return nil
 	}
-	env := &kargov1.Environment{}
-	if err := d.reader.Get(d.ctx, types.NamespacedName{Namespace: stack.Namespace, Name: stack.Spec.EnvironmentRef.Name}, env); err != nil {
-		return fmt.Errorf("environment %s: %w", stack.Spec.EnvironmentRef.Name, err)
+	ref := stack.Spec.EnvironmentRef
+	var env kargov1.EnvironmentObject = &kargov1.Environment{}
+	key, sources := types.NamespacedName{Namespace: stack.Namespace, Name: ref.Name}, stack.Namespace
+	if ref.IsCluster() {
+		env, key, sources = &kargov1.ClusterEnvironment{}, types.NamespacedName{Name: ref.Name}, d.engines.ClusterResourceNamespace
 	}
-	out, err := desired.Render(stack, env, desired.Data(d.ctx, d.reader, env.Namespace))
+	if err := d.reader.Get(d.ctx, key, env); err != nil {
+		return fmt.Errorf("%s %s: %w", strings.ToLower(ref.Kind), ref.Name, err)
+	}
+	out, err := desired.Render(stack, env, desired.Data(d.ctx, d.reader, sources))
 	if err != nil {
 		return err
 	}
@@ -555,10 +563,10 @@ func (d *differ) rendered(stack *kargov1.Stack, objects, rendered []kargov1.Serv
 // service, after resolving the Stack's networks, configs and secrets to
 // the Swarm objects the reconciler would use (those missing are listed as
 // created).
-func (d *differ) swarmServices(stack *kargov1.Stack, env *kargov1.Environment, renderedConfigs map[string][]byte, services, objects []kargov1.Service) error {
+func (d *differ) swarmServices(stack *kargov1.Stack, env kargov1.EnvironmentObject, renderedConfigs map[string][]byte, services, objects []kargov1.Service) error {
 	engine, err := d.engines.For(d.ctx, d.reader, env)
 	if err != nil {
-		return fmt.Errorf("environment %s: %w", env.Name, err)
+		return fmt.Errorf("%s %s: %w", strings.ToLower(env.EnvironmentReference().Kind), env.GetName(), err)
 	}
 	d.used = append(d.used, client.ObjectKeyFromObject(env))
 	ns := desired.Namespace(stack)
@@ -616,7 +624,7 @@ func (d *differ) swarmServices(stack *kargov1.Stack, env *kargov1.Environment, r
 		}
 		o := objs
 		o.Env = values
-		spec, err := desired.ServiceSpec(svc, env.Spec.Defaults, o)
+		spec, err := desired.ServiceSpec(svc, env.EnvironmentSpec().Defaults, o)
 		if err != nil {
 			return fmt.Errorf("service %s: %w", svc.Name, err)
 		}

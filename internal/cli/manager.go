@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -37,6 +38,7 @@ their Swarms. This is what kargo runs without a subcommand.`,
 	f.StringVar(&flags.probeAddr, "health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
 	f.StringVar(&flags.pprofAddr, "pprof-bind-address", "", "address of the Go profiler (/debug/pprof/); empty or 0 disables it")
 	f.IntVar(&flags.settings.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "how many Environments, Stacks and Services of each kind are reconciled at once (the engine clients keep connections open for them)")
+	f.StringVar(&flags.settings.ClusterResourceNamespace, "cluster-resource-namespace", managerNamespace(), "namespace of the TLS Secrets and variablesFrom sources of ClusterEnvironments (default: $POD_NAMESPACE, the manager's own)")
 	f.BoolVar(&flags.leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	flags.zap.BindFlags(goFlags)
@@ -84,4 +86,13 @@ func runManager(flags *managerFlags) error {
 	}
 	ctrl.Log.WithName("setup").Info("starting manager")
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// managerNamespace is the manager's namespace as the Deployment tells it
+// (POD_NAMESPACE, from the downward API), or the default one.
+func managerNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return controllers.DefaultClusterResourceNamespace
 }

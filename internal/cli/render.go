@@ -74,7 +74,7 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 		}
 		vars, ok := variables[env.Name]
 		if !ok {
-			vars, err = overlay.EnvironmentVariables(env, objs.getter(), extra...)
+			vars, err = overlay.EnvironmentVariables(&env.Spec, objs.getter(), extra...)
 			if err != nil {
 				return nil, fmt.Errorf("Environment %s (%s): %w", env.Name, objs.envDocs[env.Name], err)
 			}
@@ -172,6 +172,9 @@ func selectStacks(objs *objects, only string) ([]*v1alpha1.Stack, error) {
 func environmentOf(objs *objects, stack *v1alpha1.Stack) (*v1alpha1.Environment, error) {
 	doc := objs.stackDocs[stack.Name]
 	ref := stack.Spec.EnvironmentRef.Name
+	if stack.Spec.EnvironmentRef.IsCluster() {
+		return nil, fmt.Errorf("Stack %s (%s): spec.environmentRef names ClusterEnvironment %s: kargo render reads Environments; give it an Environment of the same spec with -f, or use kargo diff against the cluster", stack.Name, doc, ref)
+	}
 	if len(objs.environments) == 0 {
 		return nil, fmt.Errorf("Stack %s (%s): no Environment in the files (add one with -f)", stack.Name, doc)
 	}

@@ -269,7 +269,7 @@ func (c *converter) convert() (*Result, error) {
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Stack"},
 		ObjectMeta: c.meta(c.opts.Stack),
 		Spec: v1alpha1.StackSpec{
-			EnvironmentRef: v1alpha1.LocalObjectReference{Name: c.opts.Environment},
+			EnvironmentRef: v1alpha1.EnvironmentReference{Name: c.opts.Environment},
 			Namespace:      c.opts.Stack,
 		},
 	}

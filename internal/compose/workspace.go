@@ -229,7 +229,7 @@ func (w *workspace) environment() error {
 		}
 		return cm.Data, nil
 	}
-	vars, err := overlay.EnvironmentVariables(env, get)
+	vars, err := overlay.EnvironmentVariables(&env.Spec, get)
 	if err != nil {
 		return fmt.Errorf("workspace: with its credentials moved to Secret %s: %w", secret.Name, err)
 	}
@@ -315,7 +315,7 @@ func (w *workspace) stack(name, variable string, services []string) *v1alpha1.St
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Stack"},
 		ObjectMeta: w.meta(name),
 		Spec: v1alpha1.StackSpec{
-			EnvironmentRef: v1alpha1.LocalObjectReference{Name: w.opts.Environment},
+			EnvironmentRef: v1alpha1.EnvironmentReference{Name: w.opts.Environment},
 			Namespace:      oldStackPrefix + name,
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	corev1 "k8s.io/api/core/v1"
@@ -51,13 +52,13 @@ func NetworkName(namespace string, n v1alpha1.Network) string {
 // Render renders the catalog entries the Stack picks with its patches,
 // images and replicas and the Environment's variables (read through get)
 // and defaults. A Stack without entries renders nothing.
-func Render(stack *v1alpha1.Stack, env *v1alpha1.Environment, get overlay.DataGetter) (*overlay.Output, error) {
+func Render(stack *v1alpha1.Stack, env v1alpha1.EnvironmentObject, get overlay.DataGetter) (*overlay.Output, error) {
 	if len(stack.Spec.Services) == 0 {
 		return &overlay.Output{}, nil
 	}
-	vars, err := overlay.EnvironmentVariables(env, get)
+	vars, err := overlay.EnvironmentVariables(env.EnvironmentSpec(), get)
 	if err != nil {
-		return nil, fmt.Errorf("environment %s: %w", env.Name, err)
+		return nil, fmt.Errorf("%s %s: %w", strings.ToLower(env.EnvironmentReference().Kind), env.GetName(), err)
 	}
 	return overlay.Render(overlay.Input{Stack: stack, Variables: vars})
 }

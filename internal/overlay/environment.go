@@ -15,7 +15,7 @@ var ErrNotFound = errors.New("not found")
 // kargo render reads files.
 type DataGetter func(name string, secret bool) (map[string]string, error)
 
-// EnvironmentVariables resolves an Environment's variables: spec.variables,
+// EnvironmentVariables resolves the variables of an Environment's spec: spec.variables,
 // then spec.variablesFrom in order (later sources win). A source marked
 // optional may be missing; a missing key is an error either way. extra
 // sources come last (kargo render --env-file), so they win over the
@@ -25,13 +25,13 @@ type DataGetter func(name string, secret bool) (map[string]string, error)
 // old tool ran against with DOCKER_HOST set: the old .env.default derives
 // DOCKER_HOST_IP and DOCKER_HOST_PORT from it. Any source setting
 // DOCKER_HOST wins, from its own position on.
-func EnvironmentVariables(env *v1alpha1.Environment, get DataGetter, extra ...Source) (*Variables, error) {
+func EnvironmentVariables(spec *v1alpha1.EnvironmentSpec, get DataGetter, extra ...Source) (*Variables, error) {
 	var sources []Source
-	if host := env.Spec.Endpoint.Host; host != "" {
+	if host := spec.Endpoint.Host; host != "" {
 		sources = append(sources, Source{Origin: "spec.endpoint.host", Values: map[string]string{"DOCKER_HOST": host}, builtin: true})
 	}
-	sources = append(sources, Source{Origin: "spec.variables", Values: env.Spec.Variables})
-	for i, from := range env.Spec.VariablesFrom {
+	sources = append(sources, Source{Origin: "spec.variables", Values: spec.Variables})
+	for i, from := range spec.VariablesFrom {
 		ref, kind, secret := from.ConfigMapRef, "ConfigMap", false
 		if from.SecretRef != nil {
 			ref, kind, secret = from.SecretRef, "Secret", true

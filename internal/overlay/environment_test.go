@@ -42,19 +42,19 @@ func checkVariables(t *testing.T, vars *Variables, want map[string]string) {
 func TestEnvironmentDockerHost(t *testing.T) {
 	get := configMapGetter(map[string]string{".env": "DOCKER_HOST_IP=${DOCKER_HOST:6:$((`expr length $DOCKER_HOST`-11))}\nDOCKER_HOST_PORT=${DOCKER_HOST: -4}\n"})
 
-	vars, err := EnvironmentVariables(dotenvEnvironment("tcp://10.0.0.1:2376", nil, ".env"), get)
+	vars, err := EnvironmentVariables(&dotenvEnvironment("tcp://10.0.0.1:2376", nil, ".env").Spec, get)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkVariables(t, vars, map[string]string{"DOCKER_HOST": "tcp://10.0.0.1:2376", "DOCKER_HOST_IP": "10.0.0.1", "DOCKER_HOST_PORT": "2376"})
 
-	vars, err = EnvironmentVariables(dotenvEnvironment("tcp://10.0.0.1:2376", map[string]string{"DOCKER_HOST": "tcp://192.168.1.20:2376"}, ".env"), get)
+	vars, err = EnvironmentVariables(&dotenvEnvironment("tcp://10.0.0.1:2376", map[string]string{"DOCKER_HOST": "tcp://192.168.1.20:2376"}, ".env").Spec, get)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkVariables(t, vars, map[string]string{"DOCKER_HOST": "tcp://192.168.1.20:2376", "DOCKER_HOST_IP": "192.168.1.20", "DOCKER_HOST_PORT": "2376"})
 
-	_, err = EnvironmentVariables(dotenvEnvironment("", nil, ".env"), get)
+	_, err = EnvironmentVariables(&dotenvEnvironment("", nil, ".env").Spec, get)
 	if want := "spec.variablesFrom[0] (ConfigMap kargo-env key .env): line 1: variable DOCKER_HOST is not set and has no default"; err == nil || err.Error() != want {
 		t.Errorf("no endpoint host:\n got %v\nwant %s", err, want)
 	}
@@ -77,18 +77,18 @@ func TestOldToolEnvFiles(t *testing.T) {
 	// The old tool's kargo script exported KARGO_USER_ID and
 	// KARGO_GROUP_ID; neither file defines them, so the THREDDS lines of
 	// .env.default do not load as they are.
-	_, err := EnvironmentVariables(dotenvEnvironment("tcp://10.0.0.1:2376", nil, ".env.default", ".env.sample"), get)
+	_, err := EnvironmentVariables(&dotenvEnvironment("tcp://10.0.0.1:2376", nil, ".env.default", ".env.sample").Spec, get)
 	if want := "spec.variablesFrom[0] (ConfigMap kargo-env key .env.default): line 240: variable KARGO_USER_ID is not set and has no default"; err == nil || err.Error() != want {
 		t.Errorf("as they are:\n got %v\nwant %s", err, want)
 	}
-	_, err = EnvironmentVariables(dotenvEnvironment("tcp://10.0.0.1:2376", map[string]string{"KARGO_USER_ID": "1000"}, ".env.default", ".env.sample"), get)
+	_, err = EnvironmentVariables(&dotenvEnvironment("tcp://10.0.0.1:2376", map[string]string{"KARGO_USER_ID": "1000"}, ".env.default", ".env.sample").Spec, get)
 	if want := "spec.variablesFrom[0] (ConfigMap kargo-env key .env.default): line 241: variable KARGO_GROUP_ID is not set and has no default"; err == nil || err.Error() != want {
 		t.Errorf("without KARGO_GROUP_ID:\n got %v\nwant %s", err, want)
 	}
 
 	// With the two ids in spec.variables, every line of both files loads.
 	ids := map[string]string{"KARGO_USER_ID": "1000", "KARGO_GROUP_ID": "1001"}
-	vars, err := EnvironmentVariables(dotenvEnvironment("tcp://10.0.0.1:2376", ids, ".env.default", ".env.sample"), get)
+	vars, err := EnvironmentVariables(&dotenvEnvironment("tcp://10.0.0.1:2376", ids, ".env.default", ".env.sample").Spec, get)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func testVariables(tb testing.TB) *Variables {
 func stackOf(services ...v1alpha1.CatalogService) *v1alpha1.Stack {
 	return &v1alpha1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "geo", Namespace: "maps"},
-		Spec:       v1alpha1.StackSpec{EnvironmentRef: v1alpha1.LocalObjectReference{Name: "local"}, Services: services},
+		Spec:       v1alpha1.StackSpec{EnvironmentRef: v1alpha1.EnvironmentReference{Name: "local"}, Services: services},
 	}
 }
 

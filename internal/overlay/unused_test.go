@@ -100,7 +100,7 @@ func TestUnused(t *testing.T) {
 				env.Spec.VariablesFrom = append(env.Spec.VariablesFrom, v1alpha1.VariablesSource{SecretRef: &v1alpha1.VariablesReference{Name: "kargo-secret"}})
 				data["kargo-secret"] = tc.secret
 			}
-			vars, err := EnvironmentVariables(env, func(name string, _ bool) (map[string]string, error) {
+			vars, err := EnvironmentVariables(&env.Spec, func(name string, _ bool) (map[string]string, error) {
 				if d, ok := data[name]; ok {
 					return d, nil
 				}

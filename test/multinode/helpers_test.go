@@ -72,7 +72,7 @@ func (f *fixture) deploy(services ...*kargov1.Service) {
 	f.stack = &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.LocalObjectReference{Name: f.env.Name},
+			EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
 			Namespace:      f.namespace,
 			Networks:       []kargov1.Network{{Name: "back"}},
 		},
