@@ -10,6 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -207,6 +209,52 @@ func (r *EnvironmentReconciler) reconcileNodeLabels(ctx context.Context, env kar
 		r.Recorder.Eventf(env, corev1.EventTypeWarning, "NodeNotFound", "nodeLabels name hostname(s) that are not Swarm nodes: %s", strings.Join(result.Missing, ", "))
 	}
 	status.MissingNodes = result.Missing
+	r.reportNodeLabelConflicts(ctx, env, result.Conflicts)
+	return nil
+}
+
+// reportNodeLabelConflicts sets the NodeLabels condition and, when the
+// conflicts change, emits a Warning event on this Environment and on each
+// holder that is an Environment or ClusterEnvironment of this cluster.
+func (r *EnvironmentReconciler) reportNodeLabelConflicts(ctx context.Context, env kargov1.EnvironmentObject, conflicts []swarm.NodeLabelConflict) {
+	conds := &env.EnvironmentStatus().Conditions
+	if len(env.EnvironmentSpec().NodeLabels) == 0 {
+		meta.RemoveStatusCondition(conds, kargov1.NodeLabelsCondition)
+		return
+	}
+	if len(conflicts) == 0 {
+		setCondition(conds, env.GetGeneration(), kargov1.NodeLabelsCondition, metav1.ConditionTrue, kargov1.ReconciledReason, "every wanted node label is set")
+		return
+	}
+	described := make([]string, 0, len(conflicts))
+	for _, c := range conflicts {
+		described = append(described, c.String())
+	}
+	message := "left to the Environment that set them first: " + strings.Join(described, "; ")
+	if c := meta.FindStatusCondition(*conds, kargov1.NodeLabelsCondition); c != nil && c.Message == truncate(message) {
+		return // reported already
+	}
+	setCondition(conds, env.GetGeneration(), kargov1.NodeLabelsCondition, metav1.ConditionFalse, kargov1.NodeLabelConflictReason, message)
+	r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.NodeLabelConflictReason, "%s", message)
+	for _, c := range conflicts {
+		holder := nodeLabelsHolder(c.Holder)
+		if holder == nil || r.Get(ctx, client.ObjectKeyFromObject(holder), holder) != nil {
+			continue
+		}
+		r.Recorder.Eventf(holder, corev1.EventTypeWarning, kargov1.NodeLabelConflictReason, "node %s: %s wants %s=%s, which this Environment holds with value %q",
+			c.Hostname, nodeLabelsOwner(env), c.Key, c.Wanted, c.Value)
+	}
+}
+
+// nodeLabelsHolder is the Environment or ClusterEnvironment a record owner
+// names (see nodeLabelsOwner), nil when it names neither.
+func nodeLabelsHolder(owner string) kargov1.EnvironmentObject {
+	if name, ok := strings.CutPrefix(owner, "clusterenvironment/"); ok {
+		return newEnvironmentObject(types.NamespacedName{Name: name})
+	}
+	if namespace, name, ok := strings.Cut(owner, "."); ok {
+		return newEnvironmentObject(types.NamespacedName{Namespace: namespace, Name: name})
+	}
 	return nil
 }
 

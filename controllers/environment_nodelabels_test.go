@@ -2,8 +2,10 @@ package controllers_test
 
 import (
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
@@ -81,4 +83,52 @@ func TestNodeLabels(t *testing.T) {
 	f.g.Expect(k8s.Delete(f.ctx, f.env)).To(Succeed())
 	f.g.Eventually(func() map[string]string { _, l := f.nodeLabels(); return l }, timeout, poll).Should(Equal(withHand(nil)))
 	t.Logf("labels after the Environment's deletion: %v", withHand(nil))
+}
+
+// TestNodeLabelConflict: two Environments of one Swarm want zone=a and
+// zone=b on the same node. The first keeps its label; the second reports
+// the conflict (condition NodeLabels=False, reason NodeLabelConflict), the
+// first gets a Warning event naming the second, and the node is not
+// updated back and forth: at most one update each over 30 s.
+func TestNodeLabelConflict(t *testing.T) {
+	f := newFixture(t)
+	node, _ := f.nodeLabels()
+	hostname := node.Description.Hostname
+	f.update(f.env, func() {
+		f.env.Spec.NodeLabels = []kargov1.NodeLabels{{Hostname: hostname, Labels: map[string]string{"zone": "a"}}}
+	})
+	f.g.Eventually(func() map[string]string { _, l := f.nodeLabels(); return l }, timeout, poll).Should(HaveKeyWithValue("zone", "a"))
+
+	second := &kargov1.Environment{
+		ObjectMeta: metav1.ObjectMeta{Name: "second", Namespace: f.namespace},
+		Spec: kargov1.EnvironmentSpec{
+			Endpoint:   kargov1.Endpoint{Host: dockerHost},
+			NodeLabels: []kargov1.NodeLabels{{Hostname: hostname, Labels: map[string]string{"zone": "b", "second": "true"}}},
+		},
+	}
+	f.create(second)
+	f.eventually(second, func(g Gomega) {
+		expectReady(g, second)
+		msg := expectCondition(g, second, kargov1.NodeLabelsCondition, metav1.ConditionFalse, kargov1.NodeLabelConflictReason)
+		g.Expect(msg).To(ContainSubstring("zone=b is held by " + f.namespace + ".local"))
+	})
+	f.g.Eventually(func() []string { return f.events(f.env) }, timeout, poll).Should(ContainElement(
+		ContainSubstring("NodeLabelConflict: node " + hostname + ": " + f.namespace + ".second wants zone=b")))
+
+	updates := func() float64 {
+		n := 0.0
+		for _, env := range []string{"local", "second"} {
+			n += metricSum(f, "kargo_engine_requests_total", map[string]string{"environment": f.namespace + "/" + env, "operation": "POST /nodes/{id}/update"})
+		}
+		return n
+	}
+	before := updates()
+	time.Sleep(scaled(30 * time.Second))
+	f.g.Expect(updates()-before).To(BeNumerically("<=", 2), "node updates in 30 s")
+	_, labels := f.nodeLabels()
+	f.g.Expect(labels).To(HaveKeyWithValue("zone", "a"))
+	f.g.Expect(labels).To(HaveKeyWithValue("second", "true"), "the labels without conflict are set")
+	f.eventually(f.env, func(g Gomega) {
+		expectCondition(g, f.env, kargov1.NodeLabelsCondition, metav1.ConditionTrue, "")
+	})
 }

@@ -3,8 +3,12 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -37,11 +41,32 @@ type Settings struct {
 	// ClusterResourceNamespace is where the TLS Secrets and variablesFrom
 	// sources of ClusterEnvironments are read: the manager's namespace.
 	ClusterResourceNamespace string
+	// ManagerID identifies this installation on the Swarms it manages (the
+	// swarm.kargo.io/manager label); default: see InstallationID.
+	ManagerID string
+}
+
+// InstallationID is the default identity of a Kargo installation: the UID
+// of its management cluster's kube-system namespace, which no other
+// cluster shares and which lives as long as the cluster.
+func InstallationID(ctx context.Context, c client.Reader) (string, error) {
+	var ns corev1.Namespace
+	if err := c.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, &ns); err != nil {
+		return "", fmt.Errorf("read the kube-system namespace for the manager's identity (or set --manager-id): %w", err)
+	}
+	return string(ns.UID), nil
 }
 
 // SetupAll registers the reconcilers on a manager, sharing the engine
 // clients and the Swarm event subscriptions.
 func SetupAll(mgr ctrl.Manager, engines *Engines, settings Settings) error {
+	if settings.ManagerID == "" {
+		id, err := InstallationID(context.Background(), mgr.GetAPIReader())
+		if err != nil {
+			return err
+		}
+		settings.ManagerID = id
+	}
 	o := controller.Options{MaxConcurrentReconciles: settings.MaxConcurrentReconciles}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles

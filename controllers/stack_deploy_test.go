@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/swarm"
 )
 
 // geoStack makes the sample stack of the quickstart: a database with a
@@ -177,7 +178,7 @@ func TestStackLifecycle(t *testing.T) {
 	g.Eventually(func() bool {
 		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack))
 	}, timeout, poll).Should(BeTrue(), "stack finalizer not removed")
-	owned, err := engine.ListOwned(f.ctx, owner)
+	owned, err := engine.ListOwned(f.ctx, swarm.Claim{Namespace: f.namespace, Owner: owner})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(owned.Count()).To(BeZero(), "owned Swarm objects left after delete")
 	vols, err := docker.VolumeList(f.ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", f.namespace+"_data"))})

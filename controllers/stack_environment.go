@@ -52,7 +52,7 @@ func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope)
 	}
 	s.env, s.engine = env, engine
 	s.objects = swarm.StackObjects{
-		Namespace: desired.Namespace(s.stack), Owner: s.owner,
+		Namespace: desired.Namespace(s.stack), Owner: s.owner, Manager: r.Settings.ManagerID,
 		Networks: map[string]string{}, NetworkNames: map[string]string{},
 		Configs: map[string]swarm.ObjectRef{}, Secrets: map[string]swarm.ObjectRef{},
 	}

@@ -36,12 +36,13 @@ func (e dependencyNotReadyError) Error() string {
 // whether retrying cannot help (Stalled).
 func classifyError(err error) (reason string, stalled bool) {
 	var conflict *swarm.ConflictError
+	var claimed namespaceClaimedError
 	var invalid invalidSpecError
 	var missing sourceNotFoundError
 	var cycle dependencyCycleError
 	var render renderFailedError
 	switch {
-	case errors.As(err, &conflict):
+	case errors.As(err, &conflict), errors.As(err, &claimed):
 		return kargov1.ConflictReason, true
 	case errors.As(err, &render):
 		return kargov1.RenderFailedReason, true
@@ -61,3 +62,23 @@ type sourceNotFoundError struct{ error }
 
 // Unwrap returns the wrapped error.
 func (e sourceNotFoundError) Unwrap() error { return e.error }
+
+// namespaceClaimedError: the Stack's Swarm namespace holds objects of
+// another owner.
+type namespaceClaimedError struct {
+	namespace string
+	foreign   []swarm.ForeignObject
+}
+
+func (e namespaceClaimedError) Error() string {
+	const shown = 5
+	parts := make([]string, 0, shown)
+	for i, f := range e.foreign {
+		if i == shown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.foreign)-shown))
+			break
+		}
+		parts = append(parts, f.String())
+	}
+	return fmt.Sprintf("swarm namespace %s belongs to someone else: %s; nothing is created (choose another spec.namespace)", e.namespace, strings.Join(parts, ", "))
+}

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -46,11 +47,18 @@ func TestOneListingPerKind(t *testing.T) {
 		// Per Stack: other tests' Stacks may be reconciled meanwhile.
 		return metricSum(f, "kargo_stack_reconcile_duration_seconds", map[string]string{"namespace": f.namespace, "stack": stack.Name})
 	}
+	// Snapshots are taken between reconciles: a Ready Stack polls every
+	// second for a while after it converged, then waits for its interval.
+	var reconcilesBefore float64
+	f.g.Eventually(func() bool {
+		reconcilesBefore = reconciles()
+		time.Sleep(3 * time.Second)
+		return reconciles() == reconcilesBefore
+	}, timeout, poll).Should(BeTrue(), "the Stack kept being reconciled")
 	before := map[string]float64{}
 	for _, op := range append(lists, others...) {
 		before[op] = engineRequests(f, op)
 	}
-	reconcilesBefore := reconciles()
 	writes := f.engine().Writes()
 	f.requestReconcile(stack)
 	f.waitStackReady(stack, 3)

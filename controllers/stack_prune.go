@@ -53,7 +53,7 @@ func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (c
 		controllerutil.RemoveFinalizer(s.stack, kargov1.Finalizer)
 		return ctrl.Result{}, r.Update(ctx, s.stack)
 	}
-	owned, err := s.engine.ListOwned(ctx, s.owner)
+	owned, err := s.engine.ListOwned(ctx, s.objects.Claim())
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -77,11 +77,9 @@ func newStackScope(stack *kargov1.Stack) *stackScope {
 
 // labels are the labels of a Swarm object the Stack owns.
 func (s *stackScope) labels(logicalName string) map[string]string {
-	return map[string]string{
-		kargov1.OwnerLabel:          s.owner,
-		kargov1.StackNamespaceLabel: s.objects.Namespace,
-		kargov1.LogicalNameLabel:    logicalName,
-	}
+	labels := s.objects.Labels()
+	labels[kargov1.LogicalNameLabel] = logicalName
+	return labels
 }
 
 // orDefault returns s, or def when s is empty.

@@ -18,11 +18,16 @@ import (
 )
 
 // listOwned lists what the Stack has on the Swarm, once per kind: the
-// phases after read this listing.
+// phases after read this listing. Its Swarm namespace must be its alone:
+// objects of another Stack, installation or tool there stop it before any
+// write (their volumes, <namespace>_<name>, would be mounted too).
 func (r *StackReconciler) listOwned(ctx context.Context, s *stackScope) error {
-	owned, err := s.engine.ListOwned(ctx, s.owner)
+	owned, err := s.engine.ListOwned(ctx, s.objects.Claim())
 	if err != nil {
 		return err
+	}
+	if len(owned.Foreign) > 0 {
+		return namespaceClaimedError{namespace: s.objects.Namespace, foreign: owned.Foreign}
 	}
 	s.owned = owned
 	return nil

@@ -10,6 +10,10 @@ const (
 	// StalledCondition is True when retrying cannot help without a change of
 	// the object or of what it references.
 	StalledCondition = "Stalled"
+	// NodeLabelsCondition, on an Environment with spec.nodeLabels, tells
+	// whether every label it wants is on its node (False, reason
+	// NodeLabelConflict, when another Environment holds one).
+	NodeLabelsCondition = "NodeLabels"
 )
 
 // Condition reasons, CamelCase as required by metav1.Condition.
@@ -52,6 +56,9 @@ const (
 	// NotAllowedReason: the Stack's namespace may not use the
 	// ClusterEnvironment it names (spec.allowedNamespaces).
 	NotAllowedReason = "NotAllowed"
+	// NodeLabelConflictReason: a node label an Environment wants is held by
+	// another Environment with another value; the first keeps it.
+	NodeLabelConflictReason = "NodeLabelConflict"
 	// DeletingReason: the object is being removed from the Swarm.
 	DeletingReason = "Deleting"
 	// UnusedVariablesReason (a Warning event of an Environment): it sets
@@ -81,4 +88,10 @@ const (
 	ReconcileRequestAnnotation = "swarm.kargo.io/reconcile-requested-at"
 	// LogicalNameLabel holds, on a Swarm config, secret or network, the name used in manifests.
 	LogicalNameLabel = "swarm.kargo.io/name"
+	// ManagerLabel holds, on a Swarm object, the identity of the Kargo
+	// installation that manages it (--manager-id: by default the UID of
+	// the management cluster's kube-system namespace), so that two
+	// management clusters sharing a Swarm never take or prune each other's
+	// objects. Objects without it (made before it existed) belong to any.
+	ManagerLabel = "swarm.kargo.io/manager"
 )

@@ -304,6 +304,8 @@ type differ struct {
 	cluster client.Client
 	reader  layered
 	engines controllers.Engines
+	// managerID is the manager's identity label (see controllers.InstallationID).
+	managerID string
 	used    []types.NamespacedName
 	stderr  io.Writer
 	out     bytes.Buffer
@@ -570,8 +572,17 @@ func (d *differ) swarmServices(stack *kargov1.Stack, env kargov1.EnvironmentObje
 	}
 	d.used = append(d.used, client.ObjectKeyFromObject(env))
 	ns := desired.Namespace(stack)
+	if d.managerID == "" {
+		// The manager's default identity (--manager-id unset): its
+		// objects carry it as a label.
+		id, err := controllers.InstallationID(d.ctx, d.cluster)
+		if err != nil {
+			return err
+		}
+		d.managerID = id
+	}
 	objs := swarm.StackObjects{
-		Namespace: ns, Owner: desired.Owner(stack),
+		Namespace: ns, Owner: desired.Owner(stack), Manager: d.managerID,
 		Networks: map[string]string{}, Configs: map[string]swarm.ObjectRef{}, Secrets: map[string]swarm.ObjectRef{},
 	}
 	for _, n := range stack.Spec.Networks {
@@ -662,7 +673,7 @@ func (d *differ) swarmServices(stack *kargov1.Stack, env kargov1.EnvironmentObje
 	if stack.Spec.Prune != nil && !*stack.Spec.Prune {
 		return nil
 	}
-	owned, err := engine.ListOwned(d.ctx, objs.Owner)
+	owned, err := engine.ListOwned(d.ctx, objs.Claim())
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,7 @@ their Swarms. This is what kargo runs without a subcommand.`,
 	f.StringVar(&flags.pprofAddr, "pprof-bind-address", "", "address of the Go profiler (/debug/pprof/); empty or 0 disables it")
 	f.IntVar(&flags.settings.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "how many Environments, Stacks and Services of each kind are reconciled at once (the engine clients keep connections open for them)")
 	f.StringVar(&flags.settings.ClusterResourceNamespace, "cluster-resource-namespace", managerNamespace(), "namespace of the TLS Secrets and variablesFrom sources of ClusterEnvironments (default: $POD_NAMESPACE, the manager's own)")
+	f.StringVar(&flags.settings.ManagerID, "manager-id", "", "identity of this installation on the Swarms (label swarm.kargo.io/manager on every object it creates); default: the UID of the kube-system namespace")
 	f.BoolVar(&flags.leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	flags.zap.BindFlags(goFlags)

@@ -112,7 +112,7 @@ func TestServiceLifecycle(t *testing.T) {
 	t.Logf("created service %s (%s)", spec.Name, res.ID)
 
 	// The reconciler's path: one listing, then nothing but reads of it.
-	owned, err := c.ListOwned(ctx, owner)
+	owned, err := c.ListOwned(ctx, swarm.Claim{Namespace: ns, Owner: owner})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(owned.Count()).To(Equal(4), "service, network, config, secret")
 	writes := c.Writes()
@@ -134,7 +134,7 @@ func TestServiceLifecycle(t *testing.T) {
 	g.Expect(res.Change).To(Equal(swarm.Updated))
 	g.Expect(res.Drift).To(BeEmpty(), "a change of the Service is not drift")
 
-	owned, err = c.ListOwned(ctx, owner)
+	owned, err = c.ListOwned(ctx, swarm.Claim{Namespace: ns, Owner: owner})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(owned.Services).To(HaveLen(1))
 	g.Expect(*owned.Services[0].Spec.Mode.Replicated.Replicas).To(BeEquivalentTo(2))
@@ -142,11 +142,11 @@ func TestServiceLifecycle(t *testing.T) {
 	// Removal in Swarm's order; the network waits for the task to stop.
 	var removed []string
 	g.Eventually(func(g Gomega) {
-		owned, err := c.ListOwned(ctx, owner)
+		owned, err := c.ListOwned(ctx, swarm.Claim{Namespace: ns, Owner: owner})
 		g.Expect(err).NotTo(HaveOccurred())
 		_, err = c.RemoveOwned(ctx, owned, nil, func(kind, name string) { removed = append(removed, kind) })
 		g.Expect(err).NotTo(HaveOccurred())
-		owned, err = c.ListOwned(ctx, owner)
+		owned, err = c.ListOwned(ctx, swarm.Claim{Namespace: ns, Owner: owner})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(owned.Count()).To(BeZero())
 	}, 30*time.Second, 500*time.Millisecond).Should(Succeed())
@@ -200,10 +200,10 @@ func TestExternalNetworkByExactName(t *testing.T) {
 	ns := "test-" + utilrand.String(5)
 	owner := "default/" + ns
 	name := swarm.ScopedName(ns, "shared")
-	id, _, err := c.EnsureNetwork(ctx, swarm.NetworkSpec{Name: name, Attachable: true, Labels: map[string]string{kargov1.OwnerLabel: owner}}, owner, nil)
+	id, _, err := c.EnsureNetwork(ctx, swarm.NetworkSpec{Name: name, Attachable: true, Labels: map[string]string{kargov1.OwnerLabel: owner, kargov1.StackNamespaceLabel: ns}}, owner, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() {
-		owned, err := c.ListOwned(ctx, owner)
+		owned, err := c.ListOwned(ctx, swarm.Claim{Namespace: ns, Owner: owner})
 		if err == nil {
 			_, err = c.RemoveOwned(ctx, owned, nil, func(string, string) {})
 		}

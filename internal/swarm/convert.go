@@ -25,13 +25,29 @@ type ObjectRef struct {
 	Name string
 }
 
+// Labels are the labels that say whose an object is: its Swarm namespace,
+// owner and manager.
+func (objs StackObjects) Labels() map[string]string {
+	labels := map[string]string{kargov1.StackNamespaceLabel: objs.Namespace, kargov1.OwnerLabel: objs.Owner}
+	if objs.Manager != "" {
+		labels[kargov1.ManagerLabel] = objs.Manager
+	}
+	return labels
+}
+
+// Claim is whose objects a listing keeps (see ListOwned).
+func (objs StackObjects) Claim() Claim {
+	return Claim{Namespace: objs.Namespace, Owner: objs.Owner, Manager: objs.Manager}
+}
+
 // StackObjects is what a Service refers to by logical name, resolved to
 // Swarm objects by the Stack's earlier phases.
 type StackObjects struct {
 	// Namespace is the Swarm stack namespace.
 	Namespace string
-	// Owner is the value of the owner label.
-	Owner string
+	// Owner is the value of the owner label, Manager of the manager label
+	// (none when empty).
+	Owner, Manager string
 	// Networks maps a logical network name to the Swarm network ID.
 	Networks map[string]string
 	// NetworkNames maps a logical network name to the Swarm network's
@@ -84,7 +100,7 @@ func ServiceSpec(svc *kargov1.Service, objs StackObjects) (swarm.ServiceSpec, er
 	spec := swarm.ServiceSpec{
 		Annotations: swarm.Annotations{
 			Name:   name,
-			Labels: withLabels(s.Labels, map[string]string{kargov1.StackNamespaceLabel: objs.Namespace, kargov1.OwnerLabel: objs.Owner}),
+			Labels: withLabels(s.Labels, objs.Labels()),
 		},
 		TaskTemplate: swarm.TaskSpec{
 			ContainerSpec: &swarm.ContainerSpec{

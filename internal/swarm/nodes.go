@@ -16,27 +16,65 @@ import (
 // by another Environment on the same Swarm.
 const ManagedNodeLabelsPrefix = "swarm.kargo.io/managed-labels."
 
+// NodeLabelConflict is a label an owner wants on a node that another
+// owner's record holds with another value.
+type NodeLabelConflict struct {
+	Hostname, Key, Wanted, Value string
+	// Holder is the other owner ("<namespace>.<name>" or
+	// "clusterenvironment/<name>").
+	Holder string
+}
+
+func (c NodeLabelConflict) String() string {
+	return fmt.Sprintf("node %s: %s=%s is held by %s with value %q", c.Hostname, c.Key, c.Wanted, c.Holder, c.Value)
+}
+
 // NodeLabels returns the labels a node should carry: current, minus the
-// labels recorded under recordKey and no longer desired, plus desired, with
-// the record updated. Foreign labels are kept.
-func NodeLabels(current, desired map[string]string, recordKey string) map[string]string {
+// labels recorded under recordKey and no longer desired (unless another
+// owner's record holds them too), plus desired, with the record updated.
+// Foreign labels are kept. A desired label that another owner's record
+// holds with another value is left to that owner and returned as a
+// conflict (by key, with the holder): the first owner keeps it, so two
+// Environments wanting different values never take turns.
+func NodeLabels(current, desired map[string]string, recordKey string) (map[string]string, map[string]string) {
+	holders := map[string]string{} // key → other owner recording it
+	for k, v := range current {
+		if owner, ok := strings.CutPrefix(k, ManagedNodeLabelsPrefix); ok && k != recordKey && v != "" {
+			for _, key := range strings.Split(v, ",") {
+				holders[key] = owner
+			}
+		}
+	}
 	out := maps.Clone(current)
 	if out == nil {
 		out = map[string]string{}
 	}
 	if previous := current[recordKey]; previous != "" {
 		for _, k := range strings.Split(previous, ",") {
-			if _, keep := desired[k]; !keep {
+			if _, keep := desired[k]; !keep && holders[k] == "" {
 				delete(out, k)
 			}
 		}
 	}
 	delete(out, recordKey)
-	maps.Copy(out, desired)
-	if len(desired) > 0 {
-		out[recordKey] = strings.Join(slices.Sorted(maps.Keys(desired)), ",")
+	var conflicts map[string]string
+	var recorded []string
+	for k, v := range desired {
+		if holder := holders[k]; holder != "" && current[k] != v {
+			if conflicts == nil {
+				conflicts = map[string]string{}
+			}
+			conflicts[k] = holder
+			continue
+		}
+		out[k] = v
+		recorded = append(recorded, k)
 	}
-	return out
+	if len(recorded) > 0 {
+		slices.Sort(recorded)
+		out[recordKey] = strings.Join(recorded, ",")
+	}
+	return out, conflicts
 }
 
 // NodeLabelResult tells what ReconcileNodeLabels did.
@@ -45,13 +83,28 @@ type NodeLabelResult struct {
 	Updated []string
 	// Missing lists the wanted hostnames that are not nodes of the Swarm.
 	Missing []string
+	// Conflicts lists the wanted labels another owner holds, by hostname
+	// and key.
+	Conflicts []NodeLabelConflict
 }
 
 // ReconcileNodeLabels gives every node the labels wanted for its hostname
 // (none for nodes not listed: labels the owner set on them before are
 // removed). owner ("<namespace>.<name>" of the Environment) names the record
-// of what it set. A node is updated only when its labels change.
+// of what it set. A node is updated only when its labels change. Another
+// writer of the same node in between (another Environment, a person) makes
+// Swarm refuse the update as out of sequence: the nodes are read again and
+// the update retried, a few times.
 func (c *Client) ReconcileNodeLabels(ctx context.Context, owner string, wanted map[string]map[string]string) (NodeLabelResult, error) {
+	for attempt := 1; ; attempt++ {
+		result, err := c.reconcileNodeLabels(ctx, owner, wanted)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "out of sequence") {
+			return result, err
+		}
+	}
+}
+
+func (c *Client) reconcileNodeLabels(ctx context.Context, owner string, wanted map[string]map[string]string) (NodeLabelResult, error) {
 	nodes, err := c.api.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
 		return NodeLabelResult{}, fmt.Errorf("list nodes: %w", err)
@@ -61,7 +114,12 @@ func (c *Client) ReconcileNodeLabels(ctx context.Context, owner string, wanted m
 	for _, node := range nodes {
 		hostname := node.Description.Hostname
 		seen[hostname] = true
-		labels := NodeLabels(node.Spec.Labels, wanted[hostname], ManagedNodeLabelsPrefix+owner)
+		labels, conflicts := NodeLabels(node.Spec.Labels, wanted[hostname], ManagedNodeLabelsPrefix+owner)
+		for _, key := range slices.Sorted(maps.Keys(conflicts)) {
+			result.Conflicts = append(result.Conflicts, NodeLabelConflict{
+				Hostname: hostname, Key: key, Wanted: wanted[hostname][key], Value: node.Spec.Labels[key], Holder: conflicts[key],
+			})
+		}
 		if maps.Equal(labels, node.Spec.Labels) {
 			continue
 		}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
 // Owned is what one owner (a Stack) has on the Swarm: its services (with
@@ -18,6 +20,10 @@ import (
 // apply (what exists), prune and deletion (what to remove), observe
 // (status).
 type Owned struct {
+	// Foreign lists the objects of the Stack's Swarm namespace that belong
+	// to someone else: another Stack, another Kargo installation, or no
+	// Kargo at all (docker stack deploy). A namespace belongs to one Stack.
+	Foreign  []ForeignObject
 	Services []swarm.Service
 	// Tasks of the services, by service ID.
 	Tasks    map[string][]swarm.Task
@@ -25,25 +31,75 @@ type Owned struct {
 	Files    []OwnedFile
 }
 
-// ListOwned lists the owner's objects: one request per kind. The running
-// task count of each service is taken from its tasks (see runningTasks).
-func (c *Client) ListOwned(ctx context.Context, owner string) (*Owned, error) {
-	services, err := c.api.ServiceList(ctx, swarm.ServiceListOptions{Filters: ownerFilter(owner), Status: true})
+// Claim says whose a Stack's objects are: those of its Swarm namespace
+// (label com.docker.stack.namespace) with its owner label and, when Manager
+// is set, its installation's manager label (or none).
+type Claim struct {
+	Namespace, Owner, Manager string
+}
+
+// ForeignObject is an object of a Stack's Swarm namespace that another
+// owner or installation has.
+type ForeignObject struct {
+	Kind, Name, Owner, Manager string
+}
+
+func (f ForeignObject) String() string {
+	switch {
+	case f.Owner == "":
+		return fmt.Sprintf("%s %s (not managed by Kargo)", f.Kind, f.Name)
+	case f.Manager != "":
+		return fmt.Sprintf("%s %s (owner %s, manager %s)", f.Kind, f.Name, f.Owner, f.Manager)
+	}
+	return fmt.Sprintf("%s %s (owner %s)", f.Kind, f.Name, f.Owner)
+}
+
+// owns tells whether an object with these labels is the claim's, and
+// records it in foreign when it is not.
+func (cl Claim) owns(kind, name string, labels map[string]string, foreign *[]ForeignObject) bool {
+	owner, manager := labels[kargov1.OwnerLabel], labels[kargov1.ManagerLabel]
+	if owner == cl.Owner && (cl.Manager == "" || manager == "" || manager == cl.Manager) {
+		return true
+	}
+	*foreign = append(*foreign, ForeignObject{Kind: kind, Name: name, Owner: owner, Manager: manager})
+	return false
+}
+
+// ListOwned lists the objects of the claim's Swarm namespace, one request
+// per kind, and keeps those the claim owns; the others are Foreign. The
+// running task count of each service is taken from its tasks (see
+// runningTasks).
+func (c *Client) ListOwned(ctx context.Context, claim Claim) (*Owned, error) {
+	inNamespace := filters.NewArgs(filters.Arg("label", kargov1.StackNamespaceLabel+"="+claim.Namespace))
+	listed, err := c.api.ServiceList(ctx, swarm.ServiceListOptions{Filters: inNamespace, Status: true})
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
 	}
-	networks, err := c.api.NetworkList(ctx, network.ListOptions{Filters: ownerFilter(owner)})
+	owned := &Owned{}
+	services := slices.DeleteFunc(listed, func(s swarm.Service) bool {
+		return !claim.owns(KindService, s.Spec.Name, s.Spec.Labels, &owned.Foreign)
+	})
+	networks, err := c.api.NetworkList(ctx, network.ListOptions{Filters: inNamespace})
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
 	}
-	configs, err := c.api.ConfigList(ctx, swarm.ConfigListOptions{Filters: ownerFilter(owner)})
+	networks = slices.DeleteFunc(networks, func(n network.Summary) bool {
+		return !claim.owns(KindNetwork, n.Name, n.Labels, &owned.Foreign)
+	})
+	configs, err := c.api.ConfigList(ctx, swarm.ConfigListOptions{Filters: inNamespace})
 	if err != nil {
 		return nil, fmt.Errorf("list configs: %w", err)
 	}
-	secrets, err := c.api.SecretList(ctx, swarm.SecretListOptions{Filters: ownerFilter(owner)})
+	configs = slices.DeleteFunc(configs, func(cfg swarm.Config) bool {
+		return !claim.owns(KindConfig, cfg.Spec.Name, cfg.Spec.Labels, &owned.Foreign)
+	})
+	secrets, err := c.api.SecretList(ctx, swarm.SecretListOptions{Filters: inNamespace})
 	if err != nil {
 		return nil, fmt.Errorf("list secrets: %w", err)
 	}
+	secrets = slices.DeleteFunc(secrets, func(s swarm.Secret) bool {
+		return !claim.owns(KindSecret, s.Spec.Name, s.Spec.Labels, &owned.Foreign)
+	})
 	tasks, err := c.tasksOf(ctx, services)
 	if err != nil {
 		return nil, err
@@ -53,7 +109,8 @@ func (c *Client) ListOwned(ctx context.Context, owner string) (*Owned, error) {
 			services[i].ServiceStatus.RunningTasks = runningTasks(tasks[services[i].ID])
 		}
 	}
-	owned := &Owned{Services: services, Tasks: tasks, Networks: networks, Files: make([]OwnedFile, 0, len(configs)+len(secrets))}
+	owned.Services, owned.Tasks, owned.Networks = services, tasks, networks
+	owned.Files = make([]OwnedFile, 0, len(configs)+len(secrets))
 	for _, cfg := range configs {
 		owned.Files = append(owned.Files, OwnedFile{Kind: KindConfig, ID: cfg.ID, Name: cfg.Spec.Name})
 	}
