@@ -306,10 +306,10 @@ type differ struct {
 	engines controllers.Engines
 	// managerID is the manager's identity label (see controllers.InstallationID).
 	managerID string
-	used    []types.NamespacedName
-	stderr  io.Writer
-	out     bytes.Buffer
-	changed bool
+	used      []types.NamespacedName
+	stderr    io.Writer
+	out       bytes.Buffer
+	changed   bool
 }
 
 func (d *differ) closeEngines() {
