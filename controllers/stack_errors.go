@@ -41,11 +41,14 @@ func classifyError(err error) (reason string, stalled bool) {
 	var missing sourceNotFoundError
 	var cycle dependencyCycleError
 	var render renderFailedError
+	var denied policyDeniedError
 	switch {
 	case errors.As(err, &conflict), errors.As(err, &claimed):
 		return kargov1.ConflictReason, true
 	case errors.As(err, &render):
 		return kargov1.RenderFailedReason, true
+	case errors.As(err, &denied):
+		return kargov1.PolicyDeniedReason, true
 	case errors.As(err, &cycle):
 		return kargov1.DependencyCycleReason, true
 	case errors.As(err, &invalid):

@@ -38,6 +38,10 @@ const (
 	SourceNotFoundReason = "SourceNotFound"
 	// RenderFailedReason: the merged configuration could not be rendered.
 	RenderFailedReason = "RenderFailed"
+	// PolicyDeniedReason: a Service breaks its Environment's spec.policy
+	// (a host path, volume driver, external network, port, image, global
+	// mode or root that it does not allow); nothing was changed on the Swarm.
+	PolicyDeniedReason = "PolicyDenied"
 	// ApplyFailedReason: the Swarm refused a create or update.
 	ApplyFailedReason = "ApplyFailed"
 	// ServicesNotReadyReason: some services have not converged yet.

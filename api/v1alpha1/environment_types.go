@@ -36,6 +36,28 @@ type EnvironmentSpec struct {
 	// +optional
 	Defaults *ServiceDefaults `json:"defaults,omitempty"`
 
+	// sharedNetworks are Swarm networks created outside any Stack (the old
+	// tool's DOCKER_NETWORK and DOCKER_BACK_NETWORK, kargo-front and
+	// kargo-back) that the Stacks of this Environment may join as external
+	// networks, by name. An external network not listed here needs
+	// spec.policy.allowedExternalNetworks. Default none.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
+	// +kubebuilder:validation:items:MaxLength=63
+	// +listType=set
+	// +optional
+	SharedNetworks []string `json:"sharedNetworks,omitempty"`
+
+	// policy is what the Services of this Environment's Stacks may do on
+	// the Swarm's nodes: host paths, volume drivers, external networks,
+	// published ports, images, global mode, root. Checked before any change
+	// on the Swarm; a Stack that breaks it is Stalled with reason
+	// PolicyDenied. Default: no bind mounts, only local volumes without
+	// driver options, only spec.sharedNetworks as external networks, the
+	// rest allowed (see WorkloadPolicy).
+	// +optional
+	Policy *WorkloadPolicy `json:"policy,omitempty"`
+
 	// suspend stops reconciliation of this Environment and of its Stacks; what
 	// runs on the Swarm is left as it is.
 	// +optional
