@@ -107,6 +107,15 @@ func TestComposeEquivalence(t *testing.T) {
 		removeVolumes(t, dockerNS+"_", kargoNS+"_")
 	})
 	f := newFixture(t)
+	// The files bind host paths, give the local volume driver options and
+	// join an external network: what the Environment's policy must allow.
+	f.update(f.env, func() {
+		f.env.Spec.SharedNetworks = []string{external}
+		f.env.Spec.Policy = &kargov1.WorkloadPolicy{
+			AllowedHostPaths:     []string{"/var/log", "/etc/hostname"},
+			AllowedVolumeDrivers: []kargov1.VolumeDriverRule{{Name: "local", Options: []string{"type", "device", "o"}}},
+		}
+	})
 
 	// docker stack deploy.
 	t.Cleanup(func() { dockerStackRm(t, dockerNS) })

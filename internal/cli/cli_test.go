@@ -175,6 +175,23 @@ func TestRenderWarnUnused(t *testing.T) {
 	}
 }
 
+// TestRenderPolicy: what the Environment's policy refuses is a warning on
+// stderr naming the Stack, its file, the Service and the field; the output
+// is printed all the same.
+func TestRenderPolicy(t *testing.T) {
+	out, stderr, err := render(t, []string{"-f", "policy.yaml"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `kargo render: warning: Stack nodes (file policy.yaml: document 2 (line 11)): service node-exporter: mounts[0].source "/": host path not allowed by the Environment's policy (spec.policy.allowedHostPaths: /var/log)` + "\n"
+	if stderr != want {
+		t.Errorf("stderr:\n got %q\nwant %q", stderr, want)
+	}
+	if !strings.Contains(out, "name: node-exporter") {
+		t.Errorf("output lacks the Service:\n%s", out)
+	}
+}
+
 func TestRenderErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -32,6 +32,7 @@ import (
 	"github.com/kargo-io/kargo/controllers"
 	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/diff"
+	"github.com/kargo-io/kargo/internal/policy"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
@@ -66,6 +67,10 @@ without changing anything:
     against the cluster's;
   - the Swarm spec of each Service of those Stacks (converted and
     normalized as the reconciler does) against the live Swarm service.
+
+A Stack its Environment's spec.policy refuses is listed as denied, with
+every violation, and its Swarm services are not compared: the reconciler
+would change nothing there.
 
 Stacks compared are those of the files, those their Services name, and every
 Stack of a namespace whose Environment, ConfigMaps or Secrets the files hold.
@@ -499,6 +504,12 @@ func (d *differ) stack(stack *kargov1.Stack) error {
 	}
 	services := desired.Services(stack, objects, out.Services)
 	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
+	var denied *policy.Error
+	if errors.As(policy.Check(env.EnvironmentSpec(), stack, services), &denied) {
+		// The reconciler would change nothing on the Swarm.
+		d.report(fmt.Sprintf("Stack %s/%s", stack.Namespace, stack.Name), "denied by the Environment's policy (PolicyDenied): nothing would change on the Swarm", denied.Lines()...)
+		return nil
+	}
 	return d.swarmServices(stack, env, out.Configs, services, objects)
 }
 

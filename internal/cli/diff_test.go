@@ -354,6 +354,28 @@ spec:
 		f.g.Expect(live.Spec.TaskTemplate.ContainerSpec.Env).To(ContainElement("LOG_LEVEL=info"))
 	})
 
+	t.Run("policy denied", func(t *testing.T) {
+		f.write("snoop.yaml", `apiVersion: swarm.kargo.io/v1alpha1
+kind: Service
+metadata: {name: snoop}
+spec:
+  stackRef: {name: apps}
+  image: kargo.local/busybox:1
+  mounts: [{type: bind, source: /, target: /host}]
+`)
+		code, stdout, stderr := f.diff()
+		want := fmt.Sprintf("Stack %s/apps: denied by the Environment's policy (PolicyDenied): nothing would change on the Swarm\n"+
+			"  service snoop: mounts[0].source \"/\": host path not allowed by the Environment's policy (spec.policy.allowedHostPaths: none)\n", f.namespace)
+		if code != 1 || !strings.Contains(stdout, want) {
+			t.Errorf("exit %d, want 1 and %q; stdout:\n%s\nstderr:\n%s", code, want, stdout, stderr)
+		}
+		// The Swarm services of a denied Stack are not compared.
+		if strings.Contains(stdout, "Swarm service ") {
+			t.Errorf("stdout compares the Swarm services of a denied Stack:\n%s", stdout)
+		}
+		f.g.Expect(os.Remove(filepath.Join(f.dir, "snoop.yaml"))).To(Succeed())
+	})
+
 	t.Run("errors exit 2", func(t *testing.T) {
 		code, stdout, stderr := f.diff("-f", filepath.Join(f.dir, "missing.yaml"))
 		if code != 2 || stdout != "" || !strings.Contains(stderr, "missing.yaml") {

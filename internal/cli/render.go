@@ -13,6 +13,7 @@ import (
 
 	"github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/overlay"
+	"github.com/kargo-io/kargo/internal/policy"
 )
 
 // Render runs kargo render with args, as the kargo command does.
@@ -93,11 +94,13 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 		return out, nil
 	}
 	var b bytes.Buffer
+	var denied []string // what the Environments' policies refuse
 	for _, stack := range stacks {
 		out, err := renderStack(stack)
 		if err != nil {
 			return err
 		}
+		denied = append(denied, policyWarnings(objs, stack, out.Services)...)
 		manifests, err := overlay.Manifests(out.Services)
 		if err != nil {
 			return fmt.Errorf("Stack %s: %w", stack.Name, err)
@@ -125,6 +128,9 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 	if _, err := stdout.Write(b.Bytes()); err != nil {
 		return err
 	}
+	for _, line := range denied {
+		fmt.Fprintf(stderr, "kargo render: warning: %s\n", line)
+	}
 	if o.warnUnused {
 		for _, name := range envOrder {
 			if unused := variables[name].Unused(read[name]); len(unused) > 0 {
@@ -133,6 +139,22 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// policyWarnings are the violations of the Environment's policy by the
+// Services a Stack renders, one line each: the Stack reconciler refuses
+// such a Stack (PolicyDenied).
+func policyWarnings(objs *objects, stack *v1alpha1.Stack, services []v1alpha1.Service) []string {
+	env, err := environmentOf(objs, stack)
+	var denied *policy.Error
+	if err != nil || !errors.As(policy.Check(&env.Spec, stack, services), &denied) {
+		return nil
+	}
+	lines := denied.Lines()
+	for i, l := range lines {
+		lines[i] = fmt.Sprintf("Stack %s (%s): %s", stack.Name, objs.stackDocs[stack.Name], l)
+	}
+	return lines
 }
 
 // writeConfigs ends a Stack's Services with a comment listing the config

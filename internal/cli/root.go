@@ -85,7 +85,10 @@ func newRenderCommand() *cobra.Command {
 entries each Stack picks, its patches, images and replicas, the variables and
 defaults of its Environment. The files (YAML, several documents each; - for
 stdin) hold the Environment, the Stacks, and the ConfigMaps and Secrets the
-Environment's variablesFrom names. Values from Secrets are never printed.`,
+Environment's variablesFrom names. Values from Secrets are never printed.
+What the Environment's spec.policy refuses (a host path, a volume driver, an
+external network...) is a warning on stderr, one line per Service and
+field: the Stack reconciler would refuse the Stack (PolicyDenied).`,
 		Example: `  kargo render -f env.yaml -f stack.yaml
   kargo render -f env.yaml -f stack.yaml --env-file extra.env --stack tiles
   kargo render -f env.yaml -f stack.yaml --warn-unused

@@ -14,7 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/overlay"
+	"github.com/kargo-io/kargo/internal/policy"
 )
 
 // WorkspaceOptions of a workspace conversion.
@@ -80,6 +82,9 @@ type workspace struct {
 	vars      *overlay.Variables
 	secretVar map[string]bool // variables moved to the Secret
 	entries   map[string]bool // catalogue names and aliases
+	// deployed are the Services of each Stack, by Stack name: rendered
+	// from entries, converted from compose files.
+	deployed map[string][]v1alpha1.Service
 	problems  []string
 	res       *WorkspaceResult
 }
@@ -96,7 +101,7 @@ func ConvertWorkspace(opts WorkspaceOptions) (*WorkspaceResult, error) {
 	if opts.Environment == "" {
 		opts.Environment = "local"
 	}
-	w := &workspace{opts: opts, res: &WorkspaceResult{}, secretVar: map[string]bool{}}
+	w := &workspace{opts: opts, res: &WorkspaceResult{}, secretVar: map[string]bool{}, deployed: map[string][]v1alpha1.Service{}}
 	if err := w.readDotenvs(); err != nil {
 		return nil, err
 	}
@@ -115,6 +120,8 @@ func ConvertWorkspace(opts WorkspaceOptions) (*WorkspaceResult, error) {
 		return nil, err
 	}
 	w.stacks()
+	w.declareSharedNetworks()
+	w.checkPolicy()
 	w.nodeLabels()
 	if len(w.problems) > 0 {
 		return nil, &WorkspaceError{Problems: w.problems}
@@ -399,16 +406,57 @@ func (w *workspace) renderEntries(stack *v1alpha1.Stack, variable string) bool {
 		}
 	}
 	for _, n := range sharedNetworks {
-		if !used[n.name] {
-			continue
+		if used[n.name] {
+			stack.Spec.Networks = append(stack.Spec.Networks, v1alpha1.Network{Name: n.name, SwarmName: w.sharedNetwork(n.variable, n.fallback), External: true})
 		}
-		swarmName := w.lookup(n.variable)
-		if swarmName == "" {
-			swarmName = n.fallback
-		}
-		stack.Spec.Networks = append(stack.Spec.Networks, v1alpha1.Network{Name: n.name, SwarmName: swarmName, External: true})
 	}
+	w.deployed[stack.Name] = append(w.deployed[stack.Name], out.Services...)
 	return true
+}
+
+// sharedNetwork is the Swarm name of a shared network: the variable's
+// value, else the old default.
+func (w *workspace) sharedNetwork(variable, fallback string) string {
+	if name := w.lookup(variable); name != "" {
+		return name
+	}
+	return fallback
+}
+
+// declareSharedNetworks lists in the Environment's spec.sharedNetworks the
+// networks of DOCKER_*_NETWORK that its Stacks join as external (catalogue
+// entries and compose files alike): the old tool created them outside any
+// stack, and the Environment's policy lets Stacks join only those.
+func (w *workspace) declareSharedNetworks() {
+	oldNames := map[string]bool{}
+	for _, n := range sharedNetworks {
+		oldNames[w.sharedNetwork(n.variable, n.fallback)] = true
+	}
+	env := &w.res.Environment.Spec
+	for _, stack := range w.res.Stacks {
+		for _, n := range stack.Spec.Networks {
+			name := desired.NetworkName(stack.Spec.Namespace, n)
+			if n.External && oldNames[name] && !slices.Contains(env.SharedNetworks, name) {
+				env.SharedNetworks = append(env.SharedNetworks, name)
+			}
+		}
+	}
+	slices.Sort(env.SharedNetworks)
+}
+
+// checkPolicy warns of what the Environment's policy, as converted (no
+// spec.policy), refuses: host paths above all, which the old tool bound
+// freely. The Stack reconciler refuses such a Stack until an admin allows
+// what it needs in the Environment's spec.policy.
+func (w *workspace) checkPolicy() {
+	for _, stack := range w.res.Stacks {
+		var denied *policy.Error
+		if errors.As(policy.Check(&w.res.Environment.Spec, stack, w.deployed[stack.Name]), &denied) {
+			for _, v := range denied.Violations {
+				w.warn("stack %s: %s", stack.Name, v)
+			}
+		}
+	}
 }
 
 // composeFile is the compose file of a service without an entry, or "".
@@ -482,6 +530,7 @@ func (w *workspace) convertFiles(stack *v1alpha1.Stack, variable string, files [
 		svc.Spec.StackRef.Name = stack.Name
 		w.referenceCredentials(svc, credentials)
 		w.res.Services = append(w.res.Services, svc)
+		w.deployed[stack.Name] = append(w.deployed[stack.Name], *svc)
 	}
 	return true
 }

@@ -2,7 +2,9 @@ package compose
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -66,5 +68,33 @@ func TestConvertWorkspaceMistakes(t *testing.T) {
 	_, err = ConvertWorkspace(WorkspaceOptions{Dir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), ".env") {
 		t.Errorf("a directory without .env: want an error naming .env, got %v", err)
+	}
+}
+
+// TestConvertWorkspacePolicy: the Environment shares the networks of
+// DOCKER_*_NETWORK its Stacks join, and each host path a Stack binds is a
+// warning naming the Service and field, since the converted Environment
+// has no spec.policy to allow it.
+func TestConvertWorkspacePolicy(t *testing.T) {
+	dir := t.TempDir()
+	dotenv := "DOCKER_HOST=unix:///var/run/docker.sock\nDOCKER_NETWORK=front-net\nSTACKS=monitor\nMONITOR_STACK=\"node-exporter docker-socket-proxy\"\n"
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(dotenv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := ConvertWorkspace(WorkspaceOptions{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Environment.Spec.SharedNetworks, []string{"kargo-back", "kargo-docker-socket"}; !slices.Equal(got, want) {
+		t.Errorf("sharedNetworks: got %q, want %q", got, want)
+	}
+	want := []string{
+		`stack monitor: service docker-socket-proxy: mounts[0].source "/var/run/docker.sock": host path not allowed by the Environment's policy (spec.policy.allowedHostPaths: none)`,
+		`stack monitor: service node-exporter: mounts[0].source "/": host path not allowed by the Environment's policy (spec.policy.allowedHostPaths: none)`,
+	}
+	for _, w := range want {
+		if !slices.Contains(res.Warnings, w) {
+			t.Errorf("warnings lack %q:\n%s", w, strings.Join(res.Warnings, "\n"))
+		}
 	}
 }

@@ -42,12 +42,15 @@ func (v Violation) String() string {
 // Error is the violations of a Stack's Services, all of them.
 type Error struct{ Violations []Violation }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return strings.Join(e.Lines(), "; ") }
+
+// Lines are the violations, one line each.
+func (e *Error) Lines() []string {
 	lines := make([]string, len(e.Violations))
 	for i, v := range e.Violations {
 		lines[i] = v.String()
 	}
-	return strings.Join(lines, "; ")
+	return lines
 }
 
 // Check checks the Services a Stack deploys against the policy and shared

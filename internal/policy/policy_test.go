@@ -241,10 +241,6 @@ func messages(t *testing.T, err error) []string {
 	if !errors.As(err, &denied) {
 		t.Fatalf("Check returned %T, want *policy.Error: %v", err, err)
 	}
-	out := make([]string, len(denied.Violations))
-	for i, v := range denied.Violations {
-		out[i] = v.String()
-	}
-	return out
+	return denied.Lines()
 }
 
