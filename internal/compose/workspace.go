@@ -82,11 +82,11 @@ type workspace struct {
 	vars      *overlay.Variables
 	secretVar map[string]bool // variables moved to the Secret
 	entries   map[string]bool // catalogue names and aliases
+	problems  []string
+	res       *WorkspaceResult
 	// deployed are the Services of each Stack, by Stack name: rendered
 	// from entries, converted from compose files.
 	deployed map[string][]v1alpha1.Service
-	problems  []string
-	res       *WorkspaceResult
 }
 
 // dotenvFile is one environment file of the workspace.

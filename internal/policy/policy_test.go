@@ -243,4 +243,3 @@ func messages(t *testing.T, err error) []string {
 	}
 	return denied.Lines()
 }
-
