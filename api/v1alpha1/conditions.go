@@ -24,7 +24,8 @@ const (
 	ProgressingReason = "Progressing"
 	// UnreachableReason: the Docker endpoint did not answer.
 	UnreachableReason = "Unreachable"
-	// NotSwarmManagerReason: the endpoint answers but is not a Swarm manager.
+	// NotSwarmManagerReason: the endpoint answers but is not a Swarm manager,
+	// or not a Docker Engine at all.
 	NotSwarmManagerReason = "NotSwarmManager"
 	// TLSErrorReason: the TLS Secret is missing, malformed, or the handshake failed.
 	TLSErrorReason = "TLSError"

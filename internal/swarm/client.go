@@ -82,7 +82,7 @@ func Connect(ep Endpoint, opts ...Option) (*Client, error) {
 		transport.TLSClientConfig = cfg
 		scheme = "https"
 	}
-	httpClient := &http.Client{Transport: transport}
+	httpClient := &http.Client{Transport: transport, CheckRedirect: refuseRedirect}
 	api, err := dockerclient.NewClientWithOpts(
 		dockerclient.WithHTTPClient(httpClient),
 		dockerclient.WithHost(ep.Host),
@@ -97,6 +97,13 @@ func Connect(ep Endpoint, opts ...Option) (*Client, error) {
 	// sees every request, whichever method of the client made it.
 	httpClient.Transport = &instrumentedTransport{next: httpClient.Transport, writes: c.writes, observe: o.observe}
 	return c, nil
+}
+
+// refuseRedirect stops the client at a redirect: an engine never sends
+// one, and following it would reach a host the endpoint policy did not
+// allow.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("the endpoint redirected to %s: not followed", printable(req.URL.Host))
 }
 
 // Option configures a Client.
@@ -197,13 +204,17 @@ func checkManager(sys system.Info) error {
 	return nil
 }
 
-// classify tells TLS failures from an endpoint that does not answer.
+// classify tells TLS failures and endpoints that are not Docker Engines
+// from an endpoint that does not answer.
 func classify(err error) error {
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError
 	var recordErr tls.RecordHeaderError
+	var notDocker *NotDockerError
 	msg := err.Error()
 	switch {
+	case errors.As(err, &notDocker):
+		return &EndpointError{Reason: kargov1.NotSwarmManagerReason, Err: err}
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &recordErr),
 		strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"),
 		strings.Contains(msg, "Client sent an HTTP request to an HTTPS server"):
@@ -213,6 +224,9 @@ func classify(err error) error {
 	}
 }
 
+// instrumentedTransport sees every request of a Client: it counts writes,
+// reports each request to the observer, and refuses answers that do not
+// come from a Docker Engine (checkDocker).
 type instrumentedTransport struct {
 	next    http.RoundTripper
 	writes  *atomic.Int64
@@ -232,7 +246,15 @@ func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, er
 		}
 		t.observe(operation(req), code, time.Since(start))
 	}
-	return resp, err
+	if err != nil {
+		return nil, err
+	}
+	// Here, before the Docker client reads the body into its error.
+	if err := checkDocker(resp); err != nil {
+		_ = resp.Body.Close()
+		return nil, err
+	}
+	return resp, nil
 }
 
 // operation names a request by method and resource, without API version or

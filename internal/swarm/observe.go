@@ -59,6 +59,7 @@ func View(svc swarm.Service, tasks []swarm.Task) ServiceView {
 		}
 		view.Message += msg
 	}
+	view.Message = Truncate(view.Message, MaxErrorText)
 	return view
 }
 
