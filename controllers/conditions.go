@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/swarm"
 )
 
 // markReady sets Ready=True and clears Reconciling and Stalled.
@@ -54,14 +55,10 @@ func setCondition(conds *[]metav1.Condition, generation int64, typ string, statu
 	})
 }
 
-// truncate keeps condition messages under the API's 32768-byte limit.
-func truncate(s string) string {
-	const limit = 4096
-	if len(s) > limit {
-		return s[:limit-3] + "..."
-	}
-	return s
-}
+// truncate keeps condition messages, which may list many services, under
+// the API's 32768-byte limit; each error in them is already cut shorter
+// (swarm.ErrorText).
+func truncate(s string) string { return swarm.Truncate(s, 4096) }
 
 // jitter spreads periodic resyncs of many objects by up to 10%.
 func jitter(d time.Duration) time.Duration {

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/endpoints"
 	"github.com/kargo-io/kargo/internal/metrics"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
@@ -25,6 +26,10 @@ type Engines struct {
 	// ClusterResourceNamespace is where ClusterEnvironments' TLS Secrets
 	// are read (Settings.ClusterResourceNamespace); SetupAll sets it.
 	ClusterResourceNamespace string
+	// endpoints and noNamespaced say which Environments may have a client
+	// (Settings.Endpoints, Settings.NoNamespacedEnvironments; see admit).
+	endpoints    endpoints.Policy
+	noNamespaced bool
 }
 
 // configure sizes the connection pool of the clients built from now on for
@@ -33,6 +38,7 @@ func (e *Engines) configure(settings Settings, connections int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ClusterResourceNamespace, e.connections = settings.ClusterResourceNamespace, connections
+	e.endpoints, e.noNamespaced = settings.Endpoints, settings.NoNamespacedEnvironments
 }
 
 type cachedEngine struct {
@@ -40,8 +46,15 @@ type cachedEngine struct {
 	client      *swarm.Client
 }
 
-// For returns the client of env, building it when missing or stale.
+// For returns the client of env, building it when missing or stale. An
+// Environment the manager's settings refuse gets none
+// (*refusedEnvironmentError), and the client built before it was refused
+// is closed.
 func (e *Engines) For(ctx context.Context, c client.Reader, env kargov1.EnvironmentObject) (*swarm.Client, error) {
+	if err := e.admit(env); err != nil {
+		e.Forget(client.ObjectKeyFromObject(env))
+		return nil, err
+	}
 	spec := env.EnvironmentSpec()
 	ep := swarm.Endpoint{Host: spec.Endpoint.Host}
 	if ref := spec.Endpoint.TLSSecretRef; ref != nil {

@@ -106,13 +106,14 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	r.reportUnusedVariables(ctx, env)
 	info, err := r.connect(ctx, env)
 	if err != nil {
-		var epErr *swarm.EndpointError
-		reason := kargov1.UnreachableReason
-		if errors.As(err, &epErr) {
-			reason = epErr.Reason
+		reason, stalled := endpointFailure(err)
+		markNotReady(&status.Conditions, env.GetGeneration(), reason, swarm.ErrorText(err), stalled)
+		r.Recorder.Eventf(env, corev1.EventTypeWarning, reason, "%s", swarm.ErrorText(err))
+		if stalled {
+			// A change of the Environment reconciles it again.
+			r.Watchers.Stop(client.ObjectKeyFromObject(env))
+			return ctrl.Result{}, nil
 		}
-		markNotReady(&status.Conditions, env.GetGeneration(), reason, err.Error(), false)
-		r.Recorder.Eventf(env, corev1.EventTypeWarning, reason, "%s", err.Error())
 		return ctrl.Result{}, err
 	}
 	status.Swarm = &kargov1.SwarmInfo{
@@ -122,8 +123,8 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	r.Watchers.Ensure(client.ObjectKeyFromObject(env))
 	if err := r.reconcileNodeLabels(ctx, env); err != nil {
-		markNotReady(&status.Conditions, env.GetGeneration(), kargov1.ApplyFailedReason, err.Error(), false)
-		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "%s", err.Error())
+		markNotReady(&status.Conditions, env.GetGeneration(), kargov1.ApplyFailedReason, swarm.ErrorText(err), false)
+		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "%s", swarm.ErrorText(err))
 		return ctrl.Result{}, err
 	}
 	message := fmt.Sprintf("swarm %s: %d node(s), %d manager(s), engine %s", info.ClusterID, info.Nodes, info.Managers, info.EngineVersion)
@@ -174,7 +175,7 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env kargov1
 	labelsCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	env.EnvironmentSpec().NodeLabels = nil
 	if err := r.reconcileNodeLabels(labelsCtx, env); err != nil {
-		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "node labels set by this environment may be left on the nodes: %s", err.Error())
+		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "node labels set by this environment may be left on the nodes: %s", swarm.ErrorText(err))
 	}
 	cancel()
 	r.Watchers.Stop(client.ObjectKeyFromObject(env))

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/endpoints"
 )
 
 // DefaultMaxConcurrentReconciles is how many objects of each kind are
@@ -44,6 +45,15 @@ type Settings struct {
 	// ManagerID identifies this installation on the Swarms it manages (the
 	// swarm.kargo.io/manager label); default: see InstallationID.
 	ManagerID string
+	// Endpoints says which Docker endpoints Environments may use
+	// (--allowed-endpoints, --allow-insecure-endpoints); the zero value
+	// allows any endpoint except plain TCP (insecure: true). The manager
+	// makes no connection to an endpoint it refuses.
+	Endpoints endpoints.Policy
+	// NoNamespacedEnvironments refuses every namespaced Environment
+	// (--namespaced-environments=false): tenants then deploy only with the
+	// ClusterEnvironments the cluster's administrators made.
+	NoNamespacedEnvironments bool
 }
 
 // InstallationID is the default identity of a Kargo installation: the UID

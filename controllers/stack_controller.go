@@ -20,6 +20,7 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/metrics"
+	"github.com/kargo-io/kargo/internal/swarm"
 )
 
 const (
@@ -120,10 +121,10 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 		if errors.As(err, &notAllowed) {
 			// Allowing the namespace (a change of the ClusterEnvironment or
 			// of the namespace's labels) reconciles the Stack again.
-			markNotReady(&s.stack.Status.Conditions, gen, kargov1.NotAllowedReason, err.Error(), true)
+			markNotReady(&s.stack.Status.Conditions, gen, kargov1.NotAllowedReason, swarm.ErrorText(err), true)
 			return ctrl.Result{}, nil
 		}
-		markNotReady(&s.stack.Status.Conditions, gen, kargov1.EnvironmentNotReadyReason, err.Error(), false)
+		markNotReady(&s.stack.Status.Conditions, gen, kargov1.EnvironmentNotReadyReason, swarm.ErrorText(err), false)
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
 	if err := r.checkDependencies(ctx, s); err != nil {
@@ -131,7 +132,7 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 		if errors.As(err, &notReady) {
 			// Nothing is created or changed until the dependencies are
 			// Ready; their status changes enqueue this Stack.
-			markNotReady(&s.stack.Status.Conditions, gen, kargov1.DependencyNotReadyReason, err.Error(), false)
+			markNotReady(&s.stack.Status.Conditions, gen, kargov1.DependencyNotReadyReason, swarm.ErrorText(err), false)
 			return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 		}
 		return r.fail(s, err)
@@ -152,8 +153,8 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 // change of the Stack or Swarm retries); the rest is retried with backoff.
 func (r *StackReconciler) fail(s *stackScope, err error) (ctrl.Result, error) {
 	reason, stalled := classifyError(err)
-	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, reason, err.Error(), stalled)
-	r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, reason, "%s", err.Error())
+	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, reason, swarm.ErrorText(err), stalled)
+	r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, reason, "%s", swarm.ErrorText(err))
 	if stalled {
 		// Conflicts and bad references can be fixed outside Kubernetes:
 		// look again later rather than never.

@@ -64,7 +64,7 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 		state.SpecHash = s.desiredHashes[svc.Name]
 		if err := s.serviceErrors[svc.Name]; err != nil {
 			state.Ready = false
-			state.Message = err.Error()
+			state.Message = swarm.ErrorText(err)
 		} else if waiting, ok := s.waiting[svc.Name]; ok {
 			state.Message = waiting
 		} else if change := s.applied[svc.Name]; change == swarm.Created || change == swarm.Updated {

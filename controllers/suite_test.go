@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargo-io/kargo/controllers"
+	"github.com/kargo-io/kargo/internal/endpoints"
 	"github.com/kargo-io/kargo/internal/swarm"
 	"github.com/kargo-io/kargo/internal/testenv"
 	"github.com/kargo-io/kargo/internal/testmanager"
@@ -64,7 +65,11 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	metricsURL = "http://" + metricsAddr + "/metrics"
-	mgr, err := testmanager.Start(cfg, metricsAddr, controllers.Settings{})
+	// The defaults, but for plain TCP: TestTLSEndpoint checks that insecure:
+	// true against a TLS port fails as a TLS error. The endpoint policy has
+	// its own suite (test/tenancy).
+	settings := controllers.Settings{Endpoints: endpoints.Policy{AllowInsecure: true}}
+	mgr, err := testmanager.Start(cfg, metricsAddr, settings)
 	if err != nil {
 		return fail(err)
 	}

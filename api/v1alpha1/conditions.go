@@ -29,6 +29,14 @@ const (
 	NotSwarmManagerReason = "NotSwarmManager"
 	// TLSErrorReason: the TLS Secret is missing, malformed, or the handshake failed.
 	TLSErrorReason = "TLSError"
+	// EndpointNotAllowedReason: the manager may not connect to the endpoint
+	// (kargo manager --allowed-endpoints, --allow-insecure-endpoints); it
+	// made no connection. Stalled until the endpoint or the flags change.
+	EndpointNotAllowedReason = "EndpointNotAllowed"
+	// NamespacedEnvironmentsDisabledReason: the manager runs with
+	// --namespaced-environments=false and uses no (namespaced) Environment:
+	// Stacks use ClusterEnvironments. Stalled, no connection made.
+	NamespacedEnvironmentsDisabledReason = "NamespacedEnvironmentsDisabled"
 	// EnvironmentNotReadyReason: the referenced Environment is missing or not Ready.
 	EnvironmentNotReadyReason = "EnvironmentNotReady"
 	// ConflictReason: a Swarm object with the desired name exists and Kargo does not own it.

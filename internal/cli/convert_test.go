@@ -96,6 +96,12 @@ func TestCommands(t *testing.T) {
 		!strings.Contains(stdout, `(default ":8081")`) || !strings.Contains(stdout, "--leader-elect") || !strings.Contains(stdout, "--zap-log-level") {
 		t.Errorf("manager flags:\n%s", stdout)
 	}
+	// A bad --allowed-endpoints pattern stops the manager before it starts,
+	// naming the pattern.
+	if _, stderr, code := run("manager", "--allowed-endpoints", "10.0.0.0/8:2376,swarm.example.org"); code != 1 ||
+		!strings.Contains(stderr, `"swarm.example.org": want host:port`) || !strings.Contains(stderr, "--allowed-endpoints") {
+		t.Errorf("bad --allowed-endpoints: code %d, stderr %q", code, stderr)
+	}
 	if stdout, _, code := run("catalog", "-o", "wide"); code != 0 || !strings.Contains(stdout, "IMAGE") {
 		t.Errorf("catalog -o wide: code %d\n%s", code, stdout)
 	}

@@ -41,6 +41,9 @@ their Swarms. This is what kargo runs without a subcommand.`,
 	f.StringVar(&flags.settings.ClusterResourceNamespace, "cluster-resource-namespace", managerNamespace(), "namespace of the TLS Secrets and variablesFrom sources of ClusterEnvironments (default: $POD_NAMESPACE, the manager's own)")
 	f.StringVar(&flags.settings.ManagerID, "manager-id", "", "identity of this installation on the Swarms (label swarm.kargo.io/manager on every object it creates); default: the UID of the kube-system namespace")
 	f.BoolVar(&flags.leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
+	f.Var(&flags.settings.Endpoints.Allowed, "allowed-endpoints", "comma-separated patterns of the Docker endpoints Environments may use: host:port (* within a label of the host), IP:port or CIDR:port ([fd00::/8]:2376), port a number, a range (2376-2380) or *; unix:///path globs (unix:///var/run/*.sock). Empty: any endpoint. A refused Environment is Stalled (EndpointNotAllowed) and never connected to")
+	f.BoolVar(&flags.settings.Endpoints.AllowInsecure, "allow-insecure-endpoints", false, "allow Environments with insecure: true (plain TCP, no TLS: whoever reaches that port controls the Swarm)")
+	f.BoolVar(&flags.namespacedEnvironments, "namespaced-environments", true, "use namespaced Environments; false refuses them (Stalled, NamespacedEnvironmentsDisabled): Stacks then deploy only with ClusterEnvironments")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	flags.zap.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)
@@ -51,8 +54,11 @@ their Swarms. This is what kargo runs without a subcommand.`,
 type managerFlags struct {
 	metricsAddr, probeAddr, pprofAddr string
 	leaderElect                       bool
-	settings                          controllers.Settings
-	zap                               zap.Options
+	// namespacedEnvironments is the opposite of settings.NoNamespacedEnvironments:
+	// the zero Settings are the defaults.
+	namespacedEnvironments bool
+	settings               controllers.Settings
+	zap                    zap.Options
 }
 
 func runManager(flags *managerFlags) error {
@@ -60,6 +66,7 @@ func runManager(flags *managerFlags) error {
 	if n := flags.settings.MaxConcurrentReconciles; n < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, not %d", n)
 	}
+	flags.settings.NoNamespacedEnvironments = !flags.namespacedEnvironments
 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -85,7 +92,8 @@ func runManager(flags *managerFlags) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting manager")
+	ctrl.Log.WithName("setup").Info("starting manager", "allowedEndpoints", flags.settings.Endpoints.Allowed.String(),
+		"allowInsecureEndpoints", flags.settings.Endpoints.AllowInsecure, "namespacedEnvironments", flags.namespacedEnvironments)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

@@ -216,8 +216,7 @@ func classify(err error) error {
 	case errors.As(err, &notDocker):
 		return &EndpointError{Reason: kargov1.NotSwarmManagerReason, Err: err}
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &recordErr),
-		strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"),
-		strings.Contains(msg, "Client sent an HTTP request to an HTTPS server"):
+		errors.Is(err, ErrPlainHTTPToTLS), strings.Contains(msg, "tls:"), strings.Contains(msg, "x509:"):
 		return &EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
 	default:
 		return &EndpointError{Reason: kargov1.UnreachableReason, Err: err}
@@ -249,7 +248,12 @@ func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, er
 	if err != nil {
 		return nil, err
 	}
-	// Here, before the Docker client reads the body into its error.
+	// Here, before the Docker client reads the body into its error. An
+	// answer to HEAD has no body, and a failed HEAD /_ping is tried again
+	// with GET, which is checked.
+	if req.Method == http.MethodHead {
+		return resp, nil
+	}
 	if err := checkDocker(resp); err != nil {
 		_ = resp.Body.Close()
 		return nil, err

@@ -3,6 +3,7 @@ package swarm
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -54,27 +55,38 @@ func (e *NotDockerError) Error() string {
 // line and Server header.
 const maxHeaderText = 64
 
-// dockerNotFound is the body of the engine's only answer without an
-// Api-Version header: a route it does not know (an older engine).
-const dockerNotFound = "page not found"
+// ErrPlainHTTPToTLS: the endpoint expects TLS and was sent plain HTTP
+// (insecure: true against a TLS port).
+var ErrPlainHTTPToTLS = errors.New("the endpoint expects TLS (it answered HTTP 400: Client sent an HTTP request to an HTTPS server): set tlsSecretRef instead of insecure: true")
+
+// Answers without an Api-Version header that are known, each by its whole
+// body: the engine's answer to a route it does not know (an older engine),
+// and Go's TLS server's answer to plain HTTP (dockerd with --tlsverify).
+const (
+	dockerNotFound = "page not found"
+	tlsServerPlain = "Client sent an HTTP request to an HTTPS server.\n"
+)
 
 // checkDocker returns a *NotDockerError unless resp comes from a Docker
 // Engine: every answer of the engine's API routes carries an Api-Version
-// header, and its answer to an unknown route is a JSON 404 saying
-// dockerNotFound. It reads the body of such a 404 and puts it back.
+// header; of the others, only dockerNotFound and tlsServerPlain are known.
+// It reads at most a few hundred bytes of the body and puts them back.
 func checkDocker(resp *http.Response) error {
 	if resp.Header.Get("Api-Version") != "" {
 		return nil
 	}
-	if resp.StatusCode == http.StatusNotFound && resp.Header.Get("Content-Type") == "application/json" {
-		// Bounded: a body longer than the engine's message is not the engine's.
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 256))
-		_ = resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		var answer map[string]any
-		if err == nil && json.Unmarshal(body, &answer) == nil && len(answer) == 1 && answer["message"] == dockerNotFound {
-			return nil
-		}
+	// Bounded: a body longer than the known ones is none of them.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var answer map[string]any
+	switch {
+	case err != nil:
+	case resp.StatusCode == http.StatusNotFound && resp.Header.Get("Content-Type") == "application/json" &&
+		json.Unmarshal(body, &answer) == nil && len(answer) == 1 && answer["message"] == dockerNotFound:
+		return nil
+	case resp.StatusCode == http.StatusBadRequest && string(body) == tlsServerPlain:
+		return ErrPlainHTTPToTLS
 	}
 	return &NotDockerError{Status: printable(resp.Status), Server: printable(resp.Header.Get("Server"))}
 }

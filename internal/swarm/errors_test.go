@@ -143,6 +143,20 @@ func TestEngineNotFoundIsDocker(t *testing.T) {
 	}
 }
 
+// TestPlainHTTPToTLS: plain HTTP (insecure: true) to a TLS port is a TLS
+// error that says so: Go's TLS server answers it without an Api-Version
+// header, as dockerd --tlsverify does.
+func TestPlainHTTPToTLS(t *testing.T) {
+	server := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(server.Close)
+	err := ping(t, strings.Replace(server.URL, "https://", "http://", 1))
+	var epErr *swarm.EndpointError
+	if !errors.Is(err, swarm.ErrPlainHTTPToTLS) || !errors.As(err, &epErr) || epErr.Reason != kargov1.TLSErrorReason {
+		t.Fatalf("want ErrPlainHTTPToTLS with reason %s, got %v", kargov1.TLSErrorReason, err)
+	}
+	t.Logf("%v", err)
+}
+
 // TestRedirectNotFollowed: an endpoint that claims to be an engine and
 // redirects must not lead the client to another host.
 func TestRedirectNotFollowed(t *testing.T) {

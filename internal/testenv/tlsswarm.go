@@ -638,6 +638,18 @@ func GenerateCA(commonName string) ([]byte, error) {
 	return ca.certPEM, nil
 }
 
+// GenerateClientTLS returns the PEM certificate of a new CA, and a client
+// certificate and key it signed: the content of an Environment's TLS Secret
+// (ca.crt, tls.crt, tls.key) that no engine trusts.
+func GenerateClientTLS(commonName string) (caPEM, certPEM, keyPEM []byte, err error) {
+	ca, err := newCA(commonName + " CA")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	certPEM, keyPEM, err = ca.issue(commonName, false)
+	return ca.certPEM, certPEM, keyPEM, err
+}
+
 type certAuthority struct {
 	cert    *x509.Certificate
 	key     *ecdsa.PrivateKey

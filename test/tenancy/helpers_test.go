@@ -1,0 +1,198 @@
+package tenancy
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
+)
+
+// Nothing the tests wait for starts a task: two minutes is plenty even on
+// a busy machine.
+const (
+	timeout = 2 * time.Minute
+	poll    = 250 * time.Millisecond
+)
+
+// fixture is one test's namespace. Cleanup deletes its Stacks, then its
+// Environments, then the namespace, each waiting for the finalizers.
+type fixture struct {
+	t         *testing.T
+	g         *WithT
+	ctx       context.Context
+	namespace string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{t: t, g: NewWithT(t), ctx: context.Background(), namespace: namespacePrefix + utilrand.String(6)}
+	f.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})
+	t.Cleanup(f.cleanup)
+	return f
+}
+
+func (f *fixture) cleanup() {
+	g := NewWithT(f.t)
+	for _, list := range []client.ObjectList{&kargov1.StackList{}, &kargov1.EnvironmentList{}} {
+		g.Expect(k8s.List(f.ctx, list, client.InNamespace(f.namespace))).To(Succeed())
+		g.Expect(meta.EachListItem(list, func(o runtime.Object) error {
+			return client.IgnoreNotFound(k8s.Delete(f.ctx, o.(client.Object)))
+		})).To(Succeed())
+		g.Eventually(func(g Gomega) {
+			g.Expect(k8s.List(f.ctx, list, client.InNamespace(f.namespace))).To(Succeed())
+			g.Expect(meta.LenList(list)).To(BeZero(), "left after cleanup")
+		}, timeout, poll).Should(Succeed())
+	}
+	g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}))).To(Succeed())
+}
+
+func (f *fixture) create(obj client.Object) {
+	f.t.Helper()
+	f.g.Expect(k8s.Create(f.ctx, obj)).To(Succeed())
+}
+
+// environment creates an Environment of the test namespace.
+func (f *fixture) environment(name string, endpoint kargov1.Endpoint) *kargov1.Environment {
+	env := &kargov1.Environment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
+		Spec:       kargov1.EnvironmentSpec{Endpoint: endpoint},
+	}
+	f.create(env)
+	return env
+}
+
+// tlsSecret creates the TLS Secret "engine-tls" of a client certificate
+// (no engine trusts its CA, but a client is built from it and dials).
+func (f *fixture) tlsSecret() *kargov1.LocalObjectReference {
+	f.t.Helper()
+	ca, cert, key, err := testenv.GenerateClientTLS("kargo tenancy test")
+	f.g.Expect(err).NotTo(HaveOccurred())
+	f.create(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "engine-tls", Namespace: f.namespace},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{"ca.crt": ca, "tls.crt": cert, "tls.key": key},
+	})
+	return &kargov1.LocalObjectReference{Name: "engine-tls"}
+}
+
+// stack creates a Stack without services on an Environment.
+func (f *fixture) stack(name string, env *kargov1.Environment) *kargov1.Stack {
+	stack := &kargov1.Stack{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
+		Spec:       kargov1.StackSpec{EnvironmentRef: kargov1.EnvironmentReference{Name: env.Name}},
+	}
+	f.create(stack)
+	return stack
+}
+
+// eventually re-reads obj until check passes.
+func (f *fixture) eventually(obj client.Object, check func(g Gomega)) {
+	f.t.Helper()
+	f.g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		check(g)
+	}, timeout, poll).Should(Succeed())
+}
+
+// deleteUnreachable deletes a Stack whose Environment the manager may not
+// reach: it waits until the manager handled the deletion (Ready=False,
+// Deleting) and kept the finalizer (what the Stack owns on that Swarm
+// cannot be removed), then removes the finalizer itself.
+func (f *fixture) deleteUnreachable(stack *kargov1.Stack) {
+	f.t.Helper()
+	f.g.Expect(k8s.Delete(f.ctx, stack)).To(Succeed())
+	f.eventually(stack, func(g Gomega) {
+		expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DeletingReason)
+		g.Expect(stack.Finalizers).To(ContainElement(kargov1.Finalizer))
+	})
+	f.g.Eventually(func() error {
+		if err := k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack); err != nil {
+			return err
+		}
+		stack.Finalizers = nil
+		return k8s.Update(f.ctx, stack)
+	}, timeout, poll).Should(Succeed())
+	f.g.Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack))
+	}, timeout, poll).Should(BeTrue())
+}
+
+func conditions(obj client.Object) []metav1.Condition {
+	switch o := obj.(type) {
+	case *kargov1.Environment:
+		return o.Status.Conditions
+	case *kargov1.Stack:
+		return o.Status.Conditions
+	}
+	panic("no conditions")
+}
+
+// expectCondition asserts, inside an eventually, that obj's condition typ
+// has the status and reason; it returns the message.
+func expectCondition(g Gomega, obj client.Object, typ string, status metav1.ConditionStatus, reason string) string {
+	c := meta.FindStatusCondition(conditions(obj), typ)
+	g.Expect(c).NotTo(BeNil(), "no %s condition yet", typ)
+	g.Expect(c.Status).To(Equal(status), "%s: %s %s", typ, c.Reason, c.Message)
+	g.Expect(c.Reason).To(Equal(reason), "%s: %s %s", typ, c.Reason, c.Message)
+	return c.Message
+}
+
+// events lists the events about obj as "Type Reason: message".
+func (f *fixture) events(g Gomega, obj client.Object) []string {
+	var list corev1.EventList
+	g.Expect(k8s.List(f.ctx, &list, client.InNamespace(f.namespace))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.InvolvedObject.UID == obj.GetUID() {
+			out = append(out, e.Type+" "+e.Reason+": "+e.Message)
+		}
+	}
+	return out
+}
+
+// countingListener is an endpoint that counts the TCP connections made to
+// it and closes each at once: a manager that connects shows up here
+// whatever it sends.
+type countingListener struct {
+	listener net.Listener
+	accepted atomic.Int64
+}
+
+// listen starts a countingListener on ip (any free port), stopped when the
+// test ends.
+func listen(t *testing.T, ip string) *countingListener {
+	t.Helper()
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &countingListener{listener: l}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.accepted.Add(1)
+			_ = conn.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close() })
+	return c
+}
+
+// host is the listener as an Environment's endpoint.
+func (c *countingListener) host() string { return "tcp://" + c.listener.Addr().String() }
