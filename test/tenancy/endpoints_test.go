@@ -23,17 +23,7 @@ func TestEndpointNotAllowed(t *testing.T) {
 	refused := f.environment("refused", kargov1.Endpoint{Host: listener.host(), TLSSecretRef: f.tlsSecret()})
 	stack := f.stack("app", refused)
 
-	f.eventually(refused, func(g Gomega) {
-		message := expectCondition(g, refused, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EndpointNotAllowedReason)
-		g.Expect(expectCondition(g, refused, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.EndpointNotAllowedReason)).To(Equal(message))
-		g.Expect(message).To(SatisfyAll(ContainSubstring(listener.host()), ContainSubstring("--allowed-endpoints")))
-		g.Expect(f.events(g, refused)).To(ContainElement("Warning EndpointNotAllowed: " + message))
-	})
-	f.eventually(stack, func(g Gomega) {
-		g.Expect(expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EnvironmentNotReadyReason)).
-			To(SatisfyAll(ContainSubstring("environment refused is not Ready"), ContainSubstring("--allowed-endpoints")))
-	})
-	f.deleteUnreachable(stack)
+	f.expectRefused(refused, stack, kargov1.EndpointNotAllowedReason, "--allowed-endpoints")
 
 	shared := f.environment("shared", kargov1.Endpoint{Host: dockerHost})
 	f.eventually(shared, func(g Gomega) {
@@ -52,17 +42,7 @@ func TestInsecureEndpointRefused(t *testing.T) {
 	plain := f.environment("plain", kargov1.Endpoint{Host: listener.host(), Insecure: true})
 	stack := f.stack("app", plain)
 
-	f.eventually(plain, func(g Gomega) {
-		message := expectCondition(g, plain, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EndpointNotAllowedReason)
-		g.Expect(expectCondition(g, plain, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.EndpointNotAllowedReason)).To(Equal(message))
-		g.Expect(message).To(SatisfyAll(ContainSubstring(listener.host()), ContainSubstring("--allow-insecure-endpoints=false")))
-		g.Expect(f.events(g, plain)).To(ContainElement("Warning EndpointNotAllowed: " + message))
-	})
-	f.eventually(stack, func(g Gomega) {
-		g.Expect(expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EnvironmentNotReadyReason)).
-			To(SatisfyAll(ContainSubstring("environment plain is not Ready"), ContainSubstring("plain TCP")))
-	})
-	f.deleteUnreachable(stack)
+	f.expectRefused(plain, stack, kargov1.EndpointNotAllowedReason, "--allow-insecure-endpoints=false")
 	f.g.Expect(listener.accepted.Load()).To(BeZero(), "the manager connected to an insecure endpoint")
 
 	// With TLS the endpoint is allowed: the manager dials it, and fails

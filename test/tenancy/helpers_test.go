@@ -107,6 +107,26 @@ func (f *fixture) eventually(obj client.Object, check func(g Gomega)) {
 	}, timeout, poll).Should(Succeed())
 }
 
+// expectRefused waits until the manager refuses env: Ready=False and
+// Stalled with reason and a message naming its endpoint and why (the flag),
+// the same in a Warning event; the Stack using it reports the Environment
+// not Ready with that message. Then it deletes the Stack (deleteUnreachable).
+func (f *fixture) expectRefused(env *kargov1.Environment, stack *kargov1.Stack, reason, why string) {
+	f.t.Helper()
+	var message string
+	f.eventually(env, func(g Gomega) {
+		message = expectCondition(g, env, kargov1.ReadyCondition, metav1.ConditionFalse, reason)
+		g.Expect(expectCondition(g, env, kargov1.StalledCondition, metav1.ConditionTrue, reason)).To(Equal(message))
+		g.Expect(message).To(SatisfyAll(ContainSubstring(env.Spec.Endpoint.Host), ContainSubstring(why)))
+		g.Expect(f.events(g, env)).To(ContainElement("Warning " + reason + ": " + message))
+	})
+	f.eventually(stack, func(g Gomega) {
+		g.Expect(expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EnvironmentNotReadyReason)).
+			To(Equal("environment " + env.Name + " is not Ready: " + message))
+	})
+	f.deleteUnreachable(stack)
+}
+
 // deleteUnreachable deletes a Stack whose Environment the manager may not
 // reach: it waits until the manager handled the deletion (Ready=False,
 // Deleting) and kept the finalizer (what the Stack owns on that Swarm
