@@ -23,6 +23,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/swarm"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // Every wait of the suite is bounded by timeout. The default fits a 2-core
@@ -144,37 +145,15 @@ func (f *fixture) eventually(obj client.Object, check func(g Gomega)) {
 	}, timeout, poll).Should(Succeed())
 }
 
-func conditions(obj client.Object) []metav1.Condition {
-	switch o := obj.(type) {
-	case *kargov1.Environment:
-		return o.Status.Conditions
-	case *kargov1.ClusterEnvironment:
-		return o.Status.Conditions
-	case *kargov1.Stack:
-		return o.Status.Conditions
-	case *kargov1.Service:
-		return o.Status.Conditions
-	}
-	panic(fmt.Sprintf("no conditions on %T", obj))
-}
-
 // expectCondition asserts, inside an eventually, that obj's condition typ
 // has the status and (unless empty) the reason; it returns the message.
-func expectCondition(g Gomega, obj client.Object, typ string, status metav1.ConditionStatus, reason string) string {
-	c := meta.FindStatusCondition(conditions(obj), typ)
-	g.Expect(c).NotTo(BeNil(), "no %s condition yet", typ)
-	g.Expect(c.Status).To(Equal(status), "%s: %s %s", typ, c.Reason, c.Message)
-	if reason != "" {
-		g.Expect(c.Reason).To(Equal(reason), "%s: %s %s", typ, c.Reason, c.Message)
-	}
-	return c.Message
-}
+var expectCondition = testenv.ExpectCondition
 
 // expectReady asserts, inside an eventually, that obj is Ready for its
 // current generation.
 func expectReady(g Gomega, obj client.Object) string {
 	message := expectCondition(g, obj, kargov1.ReadyCondition, metav1.ConditionTrue, "")
-	c := meta.FindStatusCondition(conditions(obj), kargov1.ReadyCondition)
+	c := meta.FindStatusCondition(testenv.Conditions(obj), kargov1.ReadyCondition)
 	g.Expect(c.ObservedGeneration).To(Equal(obj.GetGeneration()), "Ready for an older generation")
 	return message
 }

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestEndpointNotAllowed: an Environment whose endpoint --allowed-endpoints
@@ -27,7 +28,7 @@ func TestEndpointNotAllowed(t *testing.T) {
 
 	shared := f.environment("shared", kargov1.Endpoint{Host: dockerHost})
 	f.eventually(shared, func(g Gomega) {
-		expectCondition(g, shared, kargov1.ReadyCondition, metav1.ConditionTrue, kargov1.ReconciledReason)
+		testenv.ExpectCondition(g, shared, kargov1.ReadyCondition, metav1.ConditionTrue, kargov1.ReconciledReason)
 	})
 	f.g.Expect(listener.accepted.Load()).To(BeZero(), "the manager connected to an endpoint --allowed-endpoints refuses")
 }

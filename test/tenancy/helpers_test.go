@@ -115,13 +115,13 @@ func (f *fixture) expectRefused(env *kargov1.Environment, stack *kargov1.Stack, 
 	f.t.Helper()
 	var message string
 	f.eventually(env, func(g Gomega) {
-		message = expectCondition(g, env, kargov1.ReadyCondition, metav1.ConditionFalse, reason)
-		g.Expect(expectCondition(g, env, kargov1.StalledCondition, metav1.ConditionTrue, reason)).To(Equal(message))
+		message = testenv.ExpectCondition(g, env, kargov1.ReadyCondition, metav1.ConditionFalse, reason)
+		g.Expect(testenv.ExpectCondition(g, env, kargov1.StalledCondition, metav1.ConditionTrue, reason)).To(Equal(message))
 		g.Expect(message).To(SatisfyAll(ContainSubstring(env.Spec.Endpoint.Host), ContainSubstring(why)))
 		g.Expect(f.events(g, env)).To(ContainElement("Warning " + reason + ": " + message))
 	})
 	f.eventually(stack, func(g Gomega) {
-		g.Expect(expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EnvironmentNotReadyReason)).
+		g.Expect(testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EnvironmentNotReadyReason)).
 			To(Equal("environment " + env.Name + " is not Ready: " + message))
 	})
 	f.deleteUnreachable(stack)
@@ -135,7 +135,7 @@ func (f *fixture) deleteUnreachable(stack *kargov1.Stack) {
 	f.t.Helper()
 	f.g.Expect(k8s.Delete(f.ctx, stack)).To(Succeed())
 	f.eventually(stack, func(g Gomega) {
-		expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DeletingReason)
+		testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DeletingReason)
 		g.Expect(stack.Finalizers).To(ContainElement(kargov1.Finalizer))
 	})
 	f.g.Eventually(func() error {
@@ -148,26 +148,6 @@ func (f *fixture) deleteUnreachable(stack *kargov1.Stack) {
 	f.g.Eventually(func() bool {
 		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack))
 	}, timeout, poll).Should(BeTrue())
-}
-
-func conditions(obj client.Object) []metav1.Condition {
-	switch o := obj.(type) {
-	case *kargov1.Environment:
-		return o.Status.Conditions
-	case *kargov1.Stack:
-		return o.Status.Conditions
-	}
-	panic("no conditions")
-}
-
-// expectCondition asserts, inside an eventually, that obj's condition typ
-// has the status and reason; it returns the message.
-func expectCondition(g Gomega, obj client.Object, typ string, status metav1.ConditionStatus, reason string) string {
-	c := meta.FindStatusCondition(conditions(obj), typ)
-	g.Expect(c).NotTo(BeNil(), "no %s condition yet", typ)
-	g.Expect(c.Status).To(Equal(status), "%s: %s %s", typ, c.Reason, c.Message)
-	g.Expect(c.Reason).To(Equal(reason), "%s: %s %s", typ, c.Reason, c.Message)
-	return c.Message
 }
 
 // events lists the events about obj as "Type Reason: message".
