@@ -159,7 +159,12 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env kargov1
 	if len(stacks) > 0 {
 		names := make([]string, 0, len(stacks))
 		for _, st := range stacks {
-			names = append(names, client.ObjectKeyFromObject(&st).String())
+			name := st.Name
+			if env.GetNamespace() == "" {
+				// A ClusterEnvironment's Stacks live in many namespaces.
+				name = st.Namespace + "/" + st.Name
+			}
+			names = append(names, name)
 		}
 		ctrl.LoggerFrom(ctx).Info("deletion waits for stacks", "stacks", names)
 		patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
