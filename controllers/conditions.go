@@ -29,11 +29,13 @@ func markReconciling(conds *[]metav1.Condition, generation int64, reason, messag
 	}
 }
 
+// suspendedMessage is the Ready message of an object whose own spec.suspend is set.
+const suspendedMessage = "reconciliation is suspended (spec.suspend): the Swarm is left as it is"
+
 // markSuspended says reconciliation is suspended: Ready=Unknown (the Swarm
-// is not looked at), neither Reconciling nor Stalled.
-func markSuspended(conds *[]metav1.Condition, generation int64) {
-	setCondition(conds, generation, kargov1.ReadyCondition, metav1.ConditionUnknown, kargov1.SuspendedReason,
-		"reconciliation is suspended (spec.suspend): the Swarm is left as it is")
+// is not looked at), neither Reconciling nor Stalled; message says by whom.
+func markSuspended(conds *[]metav1.Condition, generation int64, message string) {
+	setCondition(conds, generation, kargov1.ReadyCondition, metav1.ConditionUnknown, kargov1.SuspendedReason, message)
 	meta.RemoveStatusCondition(conds, kargov1.ReconcilingCondition)
 	meta.RemoveStatusCondition(conds, kargov1.StalledCondition)
 }

@@ -92,7 +92,7 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if spec.Suspend {
 		log.V(1).Info("suspended")
 		patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
-		markSuspended(&status.Conditions, env.GetGeneration())
+		markSuspended(&status.Conditions, env.GetGeneration(), suspendedMessage)
 		return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, env, patch))
 	}
 

@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -77,11 +79,11 @@ func SetupAll(mgr ctrl.Manager, engines *Engines, settings Settings) error {
 		}
 		settings.ManagerID = id
 	}
-	o := controller.Options{MaxConcurrentReconciles: settings.MaxConcurrentReconciles}
-	if o.MaxConcurrentReconciles <= 0 {
-		o.MaxConcurrentReconciles = DefaultMaxConcurrentReconciles
+	workers := settings.MaxConcurrentReconciles
+	if workers <= 0 {
+		workers = DefaultMaxConcurrentReconciles
 	}
-	engines.configure(settings, o.MaxConcurrentReconciles*serviceApplyConcurrency+2)
+	engines.configure(settings, workers*serviceApplyConcurrency+2)
 	watchers := NewWatchers(mgr.GetClient(), engines)
 	if err := mgr.Add(watchers); err != nil {
 		return err
@@ -89,15 +91,33 @@ func SetupAll(mgr ctrl.Manager, engines *Engines, settings Settings) error {
 	for _, kind := range []string{kargov1.EnvironmentKind, kargov1.ClusterEnvironmentKind} {
 		r := &EnvironmentReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor(strings.ToLower(kind) + "-controller"),
 			Engines: engines, Watchers: watchers, Kind: kind, Settings: settings}
-		if err := r.SetupWithManager(mgr, o); err != nil {
+		if err := r.SetupWithManager(mgr, controllerOptions(workers)); err != nil {
 			return err
 		}
 	}
 	if err := (&StackReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stack-controller"),
-		Engines: engines, Watchers: watchers, Settings: settings}).SetupWithManager(mgr, o); err != nil {
+		Engines: engines, Watchers: watchers, Settings: settings}).SetupWithManager(mgr, controllerOptions(workers)); err != nil {
 		return err
 	}
-	return (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr, o)
+	return (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr, controllerOptions(workers))
+}
+
+// Failed reconciles are retried after failureBackoffBase, doubling up to
+// failureBackoffCap: a Swarm that refuses a service is asked again a few
+// times a minute at first, then once per cap, not at every poll.
+const (
+	failureBackoffBase = time.Second
+	failureBackoffCap  = time.Minute
+)
+
+// controllerOptions are one controller's options. Each controller gets its
+// own failure backoff: it counts failures per request (namespace/name),
+// and a Stack and an Environment may share a name.
+func controllerOptions(workers int) controller.Options {
+	return controller.Options{
+		MaxConcurrentReconciles: workers,
+		RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](failureBackoffBase, failureBackoffCap),
+	}
 }
 
 // listRequests lists the objects of list's kind in a namespace (filtered by

@@ -79,7 +79,7 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 	if stack.Spec.Suspend && stack.DeletionTimestamp.IsZero() {
 		log.V(1).Info("suspended")
 		base := stack.DeepCopy()
-		markSuspended(&stack.Status.Conditions, stack.Generation)
+		markSuspended(&stack.Status.Conditions, stack.Generation, suspendedMessage)
 		// The request was handled: by deciding to do nothing.
 		if v, ok := stack.Annotations[kargov1.ReconcileRequestAnnotation]; ok {
 			stack.Status.LastHandledReconcileAt = v
@@ -114,6 +114,7 @@ func (r *StackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (resu
 
 // reconcile runs the phases in order; each returns an error wrapped with context.
 func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
 	gen := s.stack.Generation
 	markReconciling(&s.stack.Status.Conditions, gen, kargov1.ProgressingReason, "reconciling")
 	if err := r.resolveEnvironment(ctx, s); err != nil {
@@ -122,6 +123,13 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 			// Allowing the namespace (a change of the ClusterEnvironment or
 			// of the namespace's labels) reconciles the Stack again.
 			markNotReady(&s.stack.Status.Conditions, gen, kargov1.NotAllowedReason, swarm.ErrorText(err), true)
+			return ctrl.Result{}, nil
+		}
+		var suspended environmentSuspendedError
+		if errors.As(err, &suspended) {
+			// Resuming the Environment enqueues its Stacks (a watch).
+			log.V(1).Info("environment suspended")
+			markSuspended(&s.stack.Status.Conditions, gen, err.Error())
 			return ctrl.Result{}, nil
 		}
 		markNotReady(&s.stack.Status.Conditions, gen, kargov1.EnvironmentNotReadyReason, swarm.ErrorText(err), false)
@@ -146,19 +154,21 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 			return r.fail(s, err)
 		}
 	}
-	return r.summarize(s), nil
+	return r.summarize(s)
 }
 
 // fail reports err on the Stack. Invalid specs and conflicts stall (a
-// change of the Stack or Swarm retries); the rest is retried with backoff.
+// change of the Stack or Swarm retries); the rest is retried with backoff,
+// and stalls once it has failed for longer than spec.timeout.
 func (r *StackReconciler) fail(s *stackScope, err error) (ctrl.Result, error) {
 	reason, stalled := classifyError(err)
-	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, reason, swarm.ErrorText(err), stalled)
 	r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, reason, "%s", swarm.ErrorText(err))
-	if stalled {
-		// Conflicts and bad references can be fixed outside Kubernetes:
-		// look again later rather than never.
-		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	if !stalled {
+		r.markFailed(s, reason, swarm.ErrorText(err))
+		return ctrl.Result{}, err
 	}
-	return ctrl.Result{}, err
+	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, reason, swarm.ErrorText(err), true)
+	// Conflicts and bad references can be fixed outside Kubernetes: look
+	// again later rather than never.
+	return ctrl.Result{RequeueAfter: time.Minute}, nil
 }

@@ -35,6 +35,10 @@ func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope)
 			return err
 		}
 	}
+	// A suspended Environment suspends its Stacks; their deletion goes on.
+	if s.stack.DeletionTimestamp.IsZero() && env.EnvironmentSpec().Suspend {
+		return environmentSuspendedError{what: what}
+	}
 	// A Stack being deleted uses its Environment whatever its condition
 	// (an Environment being deleted waits for its Stacks, Ready=False):
 	// an unreachable endpoint fails the engine calls and keeps the finalizer.

@@ -85,3 +85,10 @@ func (e namespaceClaimedError) Error() string {
 	}
 	return fmt.Sprintf("swarm namespace %s belongs to someone else: %s; nothing is created (choose another spec.namespace)", e.namespace, strings.Join(parts, ", "))
 }
+
+// environmentSuspendedError: the Stack's Environment has spec.suspend set.
+type environmentSuspendedError struct{ what string }
+
+func (e environmentSuspendedError) Error() string {
+	return e.what + " is suspended (spec.suspend): the Swarm is left as it is"
+}

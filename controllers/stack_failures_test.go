@@ -57,19 +57,7 @@ func TestEngineRejections(t *testing.T) {
 	f := newFixture(t)
 	g := f.g
 
-	// A port already published (ingress) by a service outside the stack.
-	replicas := uint64(0)
-	other, err := docker.ServiceCreate(f.ctx, dockerswarm.ServiceSpec{
-		Annotations:  dockerswarm.Annotations{Name: f.namespace + "-port-holder"},
-		TaskTemplate: dockerswarm.TaskSpec{ContainerSpec: &dockerswarm.ContainerSpec{Image: "kargo.local/busybox:1", Command: []string{"sleep", "3600"}}},
-		Mode:         dockerswarm.ServiceMode{Replicated: &dockerswarm.ReplicatedService{Replicas: &replicas}},
-		EndpointSpec: &dockerswarm.EndpointSpec{Ports: []dockerswarm.PortConfig{{TargetPort: 80, PublishedPort: 18283, Protocol: "tcp", PublishMode: dockerswarm.PortConfigPublishModeIngress}}},
-	}, dockerswarm.ServiceCreateOptions{})
-	g.Expect(err).NotTo(HaveOccurred())
-	t.Cleanup(func() { _ = docker.ServiceRemove(f.ctx, other.ID) })
-
-	portTaken := sleeper("web")
-	portTaken.Spec.Ports = []kargov1.Port{{Target: 8080, Published: 18283, Protocol: "tcp", Mode: "ingress"}}
+	portTaken := f.portTaken("web", 18283)
 	noImage := sleeper("tiles")
 	noImage.Spec.Image = "kargo.local/does-not-exist:1"
 	healthy := sleeper("db")
@@ -98,6 +86,52 @@ func TestEngineRejections(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred(), "service %s was removed", name)
 	}
 	g.Expect(k8sDelete(f, stack)).To(Succeed())
+}
+
+// portTaken is a service the Swarm refuses to create: a service outside
+// the stack (removed when the test ends) publishes its port (ingress).
+func (f *fixture) portTaken(name string, port uint32) *kargov1.Service {
+	f.t.Helper()
+	replicas := uint64(0)
+	other, err := docker.ServiceCreate(f.ctx, dockerswarm.ServiceSpec{
+		Annotations:  dockerswarm.Annotations{Name: f.namespace + "-port-holder-" + name},
+		TaskTemplate: dockerswarm.TaskSpec{ContainerSpec: &dockerswarm.ContainerSpec{Image: "kargo.local/busybox:1", Command: []string{"sleep", "3600"}}},
+		Mode:         dockerswarm.ServiceMode{Replicated: &dockerswarm.ReplicatedService{Replicas: &replicas}},
+		EndpointSpec: &dockerswarm.EndpointSpec{Ports: []dockerswarm.PortConfig{{TargetPort: 80, PublishedPort: port, Protocol: "tcp", PublishMode: dockerswarm.PortConfigPublishModeIngress}}},
+	}, dockerswarm.ServiceCreateOptions{})
+	f.g.Expect(err).NotTo(HaveOccurred())
+	f.t.Cleanup(func() { _ = docker.ServiceRemove(f.ctx, other.ID) })
+	svc := sleeper(name)
+	svc.Spec.Ports = []kargov1.Port{{Target: 8080, Published: int32(port), Protocol: "tcp", Mode: "ingress"}}
+	return svc
+}
+
+// TestApplyFailureBackoff: a service the Swarm refuses is retried with
+// exponential backoff (1s, doubling, capped), not at every convergence
+// poll; the Stack is Stalled once it has failed for longer than
+// spec.timeout, and the retries go on.
+func TestApplyFailureBackoff(t *testing.T) {
+	f := newFixture(t)
+	stack := f.stackWith("refused", f.portTaken("web", 18284))
+	f.update(stack, func() { stack.Spec.Timeout = &metav1.Duration{Duration: scaled(10 * time.Second)} })
+	f.waitMessage(stack, kargov1.ApplyFailedReason, "18284")
+	start, first := time.Now(), engineRequests(f, "POST /services/create")
+
+	// The convergence poll (every 1 s, then 3 s) made some 20 attempts in
+	// 30 s; the backoff makes 5 (after 1, 2, 4, 8, 16 s), a watch event
+	// or two may add one.
+	window := scaled(30 * time.Second)
+	f.g.Consistently(func() float64 { return engineRequests(f, "POST /services/create") - first }, window, poll).
+		Should(BeNumerically("<=", 8), "create attempts of a refused service in %s", window)
+	attempts := engineRequests(f, "POST /services/create") - first
+	f.g.Expect(attempts).To(BeNumerically(">=", 2), "the refused service was not retried")
+	t.Logf("%.0f create attempts in the %s after the first failure", attempts, time.Since(start).Round(time.Second))
+
+	f.eventually(stack, func(g Gomega) {
+		msg := expectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.ApplyFailedReason)
+		g.Expect(msg).To(SatisfyAll(ContainSubstring("failing for longer than spec.timeout"), ContainSubstring("18284")))
+		expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ApplyFailedReason)
+	})
 }
 
 // socketProxy forwards a unix socket to the Docker socket. It stands in for

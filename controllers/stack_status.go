@@ -96,8 +96,9 @@ func (r *StackReconciler) recordReadiness(s *stackScope) {
 	}
 }
 
-// summarize sets the Stack's conditions from the observed services.
-func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
+// summarize sets the Stack's conditions from the observed services. A
+// failure to apply a service is returned, for the controller's backoff.
+func (r *StackReconciler) summarize(s *stackScope) (ctrl.Result, error) {
 	st := &s.stack.Status
 	gen := s.stack.Generation
 	ready := 0
@@ -122,12 +123,12 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		// first: `kubectl wait` must not see it Ready before they exist.
 		markNotReady(&st.Conditions, gen, kargov1.ServicesNotReadyReason,
 			fmt.Sprintf("no Service names this stack yet (Ready with none once it is %s old)", emptyStackGrace), false)
-		return ctrl.Result{RequeueAfter: emptyStackGrace - age}
+		return ctrl.Result{RequeueAfter: emptyStackGrace - age}, nil
 	}
 	if len(notReady) == 0 {
 		markReady(&st.Conditions, gen, fmt.Sprintf("%d service(s) ready", ready))
 		st.ObservedGeneration = gen
-		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}
+		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}, nil
 	}
 	message := strings.Join(notReady, "; ")
 	switch {
@@ -135,16 +136,18 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		markNotReady(&st.Conditions, gen, kargov1.ConflictReason, message, true)
 		if converging {
 			// The other services are still watched until they converge.
-			return ctrl.Result{RequeueAfter: s.convergencePoll()}
+			return ctrl.Result{RequeueAfter: s.convergencePoll()}, nil
 		}
-		return ctrl.Result{RequeueAfter: time.Minute}
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	case len(s.serviceErrors) > 0:
-		markNotReady(&st.Conditions, gen, kargov1.ApplyFailedReason, message, false)
+		// Retried with the controller's backoff, not at the convergence poll.
+		r.markFailed(s, kargov1.ApplyFailedReason, message)
+		return ctrl.Result{}, fmt.Errorf("apply %d service(s): %s", len(s.serviceErrors), message)
 	case rolledBack:
 		// Swarm gave up on an update; retrying the same spec cannot help.
 		markNotReady(&st.Conditions, gen, kargov1.RolledBackReason, message, true)
 		st.ObservedGeneration = gen
-		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}
+		return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}, nil
 	case len(s.waiting) == len(notReady):
 		markNotReady(&st.Conditions, gen, kargov1.DependencyNotReadyReason, message, false)
 	default:
@@ -155,10 +158,10 @@ func (r *StackReconciler) summarize(s *stackScope) ctrl.Result {
 		st.ObservedGeneration = gen
 		if r.timedOut(s) {
 			markNotReady(&st.Conditions, gen, kargov1.ServicesNotReadyReason, "timeout waiting for services: "+message, true)
-			return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}
+			return ctrl.Result{RequeueAfter: jitter(environmentInterval(s.env.EnvironmentSpec()))}, nil
 		}
 	}
-	return ctrl.Result{RequeueAfter: s.convergencePoll()}
+	return ctrl.Result{RequeueAfter: s.convergencePoll()}, nil
 }
 
 // convergencePoll is when to look again at services still converging.
@@ -175,6 +178,17 @@ func (s *stackScope) convergencePoll() time.Duration {
 func (r *StackReconciler) timedOut(s *stackScope) bool {
 	c := meta.FindStatusCondition(s.stack.Status.Conditions, kargov1.ReadyCondition)
 	return c != nil && c.Status == metav1.ConditionFalse && time.Since(c.LastTransitionTime.Time) > stackTimeout(s.stack)
+}
+
+// markFailed reports a failure that is retried (with backoff): Stalled too
+// once it has lasted longer than spec.timeout. The retries go on: a port
+// may be freed, an image pushed.
+func (r *StackReconciler) markFailed(s *stackScope, reason, message string) {
+	stalled := r.timedOut(s)
+	if stalled {
+		message = fmt.Sprintf("failing for longer than spec.timeout (%s): %s", stackTimeout(s.stack), message)
+	}
+	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, reason, message, stalled)
 }
 
 // stackTimeout is spec.timeout, 5m when unset.

@@ -65,6 +65,8 @@ func TestSummarize(t *testing.T) {
 		readyCount   string
 		observed     bool
 		requeueAfter time.Duration
+		// failed: the error is returned, for the controller's backoff.
+		failed bool
 	}{
 		{
 			name: "all ready", services: []kargov1.ServiceState{ready("api"), ready("web")},
@@ -115,7 +117,14 @@ func TestSummarize(t *testing.T) {
 			services: []kargov1.ServiceState{{Name: "web", Replicas: "0/0", Message: "port 18283 is already in use"}},
 			errs:     map[string]error{"web": errors.New("port 18283 is already in use")},
 			status:   metav1.ConditionFalse, reason: kargov1.ApplyFailedReason, message: "web: port 18283 is already in use",
-			readyCount: "0/1", requeueAfter: convergencePoll,
+			readyCount: "0/1", failed: true,
+		},
+		{
+			name:     "engine refusal past the timeout",
+			services: []kargov1.ServiceState{{Name: "web", Replicas: "0/0", Message: "port 18283 is already in use"}},
+			errs:     map[string]error{"web": errors.New("port 18283 is already in use")}, notReadyFor: 10 * time.Minute,
+			status: metav1.ConditionFalse, reason: kargov1.ApplyFailedReason, message: "failing for longer than spec.timeout (5m0s): web: port 18283",
+			stalled: true, readyCount: "0/1", failed: true,
 		},
 		{
 			name:     "rolled back",
@@ -159,7 +168,10 @@ func TestSummarize(t *testing.T) {
 				s.waiting = tc.waiting
 			}
 
-			result := (&StackReconciler{}).summarize(s)
+			result, err := (&StackReconciler{}).summarize(s)
+			if (err != nil) != tc.failed {
+				t.Errorf("error %v; want one: %v", err, tc.failed)
+			}
 
 			c := meta.FindStatusCondition(stack.Status.Conditions, kargov1.ReadyCondition)
 			if c == nil || c.Status != tc.status || c.Reason != tc.reason {
