@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,18 +19,9 @@ func (r *StackReconciler) checkDependencies(ctx context.Context, s *stackScope) 
 	if len(s.stack.Spec.DependsOn) == 0 {
 		return nil
 	}
-	var list kargov1.StackList
-	if err := r.List(ctx, &list, client.InNamespace(s.stack.Namespace)); err != nil {
-		return fmt.Errorf("list stacks: %w", err)
-	}
-	stacks := map[string]*kargov1.Stack{}
-	edges := map[string][]string{}
-	for i := range list.Items {
-		st := &list.Items[i]
-		stacks[st.Name] = st
-		for _, d := range st.Spec.DependsOn {
-			edges[st.Name] = append(edges[st.Name], d.Name)
-		}
+	stacks, edges, err := r.stackGraph(ctx, s.stack.Namespace)
+	if err != nil {
+		return err
 	}
 	if cycle := depgraph.Cycle(edges, s.stack.Name); cycle != nil {
 		return dependencyCycleError{what: "stacks", cycle: cycle}
@@ -52,6 +44,47 @@ func (r *StackReconciler) checkDependencies(ctx context.Context, s *stackScope) 
 		return dependencyNotReadyError{waiting: waiting}
 	}
 	return nil
+}
+
+// stackGraph lists the Stacks of a namespace by name, and their dependsOn
+// edges.
+func (r *StackReconciler) stackGraph(ctx context.Context, namespace string) (map[string]*kargov1.Stack, map[string][]string, error) {
+	var list kargov1.StackList
+	if err := r.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, nil, fmt.Errorf("list stacks: %w", err)
+	}
+	stacks := map[string]*kargov1.Stack{}
+	edges := map[string][]string{}
+	for i := range list.Items {
+		st := &list.Items[i]
+		stacks[st.Name] = st
+		for _, d := range st.Spec.DependsOn {
+			edges[st.Name] = append(edges[st.Name], d.Name)
+		}
+	}
+	return stacks, edges, nil
+}
+
+// dependents names the Stacks that depend on the Stack (spec.dependsOn) and
+// still exist: its deletion waits for theirs, the reverse of the deploy
+// order, as the old tool removed stacks. Within a dependsOn cycle there is
+// no order: none is waited for.
+func (r *StackReconciler) dependents(ctx context.Context, s *stackScope) ([]string, error) {
+	stacks, edges, err := r.stackGraph(ctx, s.stack.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if depgraph.Cycle(edges, s.stack.Name) != nil {
+		return nil, nil
+	}
+	var names []string
+	for name := range stacks {
+		if slices.Contains(edges[name], s.stack.Name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // isReady tells whether an object is Ready for its current generation.

@@ -1,10 +1,17 @@
 package controllers_test
 
 import (
+	"context"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
@@ -92,4 +99,66 @@ func TestServiceDependsOn(t *testing.T) {
 	f.waitStackReady(stack, 2)
 	apiSvc, webSvc := f.swarmServiceIn("ordered", "api"), f.swarmServiceIn("ordered", "web")
 	f.g.Expect(webSvc.CreatedAt).To(BeTemporally(">", apiSvc.CreatedAt.Add(3e9)), "web was not created after api became healthy")
+}
+
+// TestStackDeletionOrder: Stacks are removed in the reverse of their
+// dependsOn order, as the old tool removed them: A, which B depends on,
+// waits while B exists and says so, and its service is removed after B's.
+func TestStackDeletionOrder(t *testing.T) {
+	f := newFixture(t)
+	g := f.g
+	a := f.stackWith("a", sleeper("db"))
+	b := f.stackWith("b", sleeper("web"))
+	f.update(b, func() { b.Spec.DependsOn = []kargov1.LocalObjectReference{{Name: "a"}} })
+	f.waitStackReady(a, 1)
+	f.waitStackReady(b, 1)
+	removed := f.serviceRemovals()
+
+	g.Expect(k8s.Delete(f.ctx, a)).To(Succeed())
+	f.waitMessage(a, kargov1.DeletingReason, "waiting for the stacks that depend on it to be deleted first: b")
+	f.requestReconcile(a)
+	g.Expect(f.stackServices(f.namespace+"-a")).To(Equal(1), "A removed its service while B depends on it")
+
+	g.Expect(k8s.Delete(f.ctx, b)).To(Succeed())
+	for _, st := range []*kargov1.Stack{a, b} {
+		g.Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(st), st))
+		}, timeout, poll).Should(BeTrue(), "stack %s not deleted", st.Name)
+	}
+	var db, web time.Time
+	g.Eventually(func(g Gomega) {
+		db, web = removed(f.namespace+"-a_db"), removed(f.namespace+"-b_web")
+		g.Expect(db).NotTo(BeZero(), "A's service not removed")
+		g.Expect(web).NotTo(BeZero(), "B's service not removed")
+	}, timeout, poll).Should(Succeed())
+	g.Expect(db).To(BeTemporally(">", web), "A's service was removed before B's")
+	t.Logf("B's service removed, then A's %s later", db.Sub(web).Round(time.Millisecond))
+}
+
+// serviceRemovals records, from the engine's event stream until the test
+// ends, when each service was removed; it returns the time of a service's
+// removal (zero while not seen).
+func (f *fixture) serviceRemovals() func(name string) time.Time {
+	ctx, cancel := context.WithCancel(f.ctx)
+	f.t.Cleanup(cancel)
+	messages, _ := docker.Events(ctx, events.ListOptions{Filters: filters.NewArgs(filters.Arg("type", "service"), filters.Arg("event", "remove"))})
+	var mu sync.Mutex
+	seen := map[string]time.Time{}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m := <-messages:
+				mu.Lock()
+				seen[m.Actor.Attributes["name"]] = time.Unix(0, m.TimeNano)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func(name string) time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[name]
+	}
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,11 +38,21 @@ func (r *StackReconciler) removeOwned(ctx context.Context, s *stackScope, owned 
 	})
 }
 
-// reconcileDelete removes everything the Stack owns: services, then (once
-// their tasks are gone or the timeout passed) networks, configs and secrets.
-// Volumes stay.
+// reconcileDelete removes everything the Stack owns once the Stacks that
+// depend on it are gone: services, then (once their tasks are gone or the
+// timeout passed) networks, configs and secrets. Volumes stay.
 func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
+	dependents, err := r.dependents(ctx, s)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("delete stack: %w", err)
+	}
+	if len(dependents) > 0 {
+		// Their deletion (a watch) wakes this Stack.
+		markNotReady(&s.stack.Status.Conditions, s.stack.Generation, kargov1.DeletingReason,
+			"waiting for the stacks that depend on it to be deleted first: "+strings.Join(dependents, ", "), false)
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+	}
 	markNotReady(&s.stack.Status.Conditions, s.stack.Generation, kargov1.DeletingReason, "removing Swarm objects", false)
 	if err := r.resolveEnvironment(ctx, s); err != nil {
 		key := stackEnvironmentKey(s.stack)

@@ -47,8 +47,9 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opt
 		// Its own status changes do not: the reconcile that wrote them
 		// already asked for the next one (RequeueAfter).
 		For(&kargov1.Stack{}, builder.WithPredicates(notStatusOnly)).
-		// A Stack's status change wakes the Stacks that depend on it.
-		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.stacksOf(stackDependsOnIndex))).
+		// A Stack's status change wakes the Stacks that depend on it, its
+		// deletion those it depends on.
+		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.relatedStacks)).
 		Watches(&kargov1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*kargov1.Service).Spec.StackRef.Name}}}
 		})).
@@ -101,6 +102,19 @@ func (r *StackReconciler) stacksOfNamespace(ctx context.Context, o client.Object
 	for _, st := range stacks.Items {
 		if st.Spec.EnvironmentRef.IsCluster() {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&st)})
+		}
+	}
+	return reqs
+}
+
+// relatedStacks maps a Stack to the Stacks that depend on it and, while it
+// is being deleted (and when it is gone), to those it depends on: their
+// deletion waits for its.
+func (r *StackReconciler) relatedStacks(ctx context.Context, o client.Object) []reconcile.Request {
+	reqs := r.stacksOf(stackDependsOnIndex)(ctx, o)
+	if o.GetDeletionTimestamp() != nil {
+		for _, d := range o.(*kargov1.Stack).Spec.DependsOn {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: d.Name}})
 		}
 	}
 	return reqs
