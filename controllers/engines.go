@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -63,6 +64,12 @@ func (e *Engines) For(ctx context.Context, c client.Reader, env kargov1.Environm
 		e.mu.Unlock()
 		var secret corev1.Secret
 		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &secret); err != nil {
+			// When a namespace is deleted its Secrets go at once, while the
+			// Environment and its Stacks wait on their finalizers: they
+			// still need the client to remove their Swarm objects.
+			if cached, ok := e.Get(client.ObjectKeyFromObject(env)); ok && apierrors.IsNotFound(err) && !env.GetDeletionTimestamp().IsZero() {
+				return cached, nil
+			}
 			return nil, &swarm.EndpointError{Reason: kargov1.TLSErrorReason, Err: fmt.Errorf("TLS Secret %s: %w", ref.Name, err)}
 		}
 		ep.TLS = &swarm.TLSMaterial{CA: secret.Data["ca.crt"], Cert: secret.Data["tls.crt"], Key: secret.Data["tls.key"]}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	dockerswarm "github.com/docker/docker/api/types/swarm"
+	dockerclient "github.com/docker/docker/client"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,26 +22,7 @@ import (
 // daemon's own Swarm; a Secret whose CA did not sign the engine's
 // certificate gives TLSError.
 func TestTLSEndpoint(t *testing.T) {
-	// Short: containerd's unix sockets live under it (t.TempDir is too long).
-	dir, err := os.MkdirTemp("/tmp", "ktls-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	tlsSwarm, err := testenv.StartTLSSwarm(dir)
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		t.Fatal(err)
-	}
-	t.Logf("TLS swarm %s (cluster %s) started in %s", tlsSwarm.Host, tlsSwarm.ClusterID, time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		start := time.Now()
-		if err := tlsSwarm.Stop(); err != nil {
-			t.Errorf("stop TLS swarm: %v", err)
-		}
-		t.Logf("TLS swarm stopped in %s", time.Since(start).Round(time.Millisecond))
-	})
-
+	tlsSwarm := startTLSSwarm(t)
 	f := newFixture(t) // its Environment is the shared swarm of hack/swarm.sh
 	g := f.g
 	var shared string
@@ -49,19 +32,8 @@ func TestTLSEndpoint(t *testing.T) {
 		shared = f.env.Status.Swarm.ClusterID
 	})
 
-	tlsSecret := func(name string, ca []byte) {
-		f.create(&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
-			Type:       corev1.SecretTypeTLS,
-			Data:       map[string][]byte{"ca.crt": ca, "tls.crt": tlsSwarm.ClientCert, "tls.key": tlsSwarm.ClientKey},
-		})
-	}
-	tlsEnvironment := func(name string, endpoint kargov1.Endpoint) *kargov1.Environment {
-		return &kargov1.Environment{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
-			Spec:       kargov1.EnvironmentSpec{Endpoint: endpoint},
-		}
-	}
+	tlsSecret := func(name string, ca []byte) { f.tlsSecret(name, tlsSwarm, ca) }
+	tlsEnvironment := f.environment
 	var created []*kargov1.Environment
 	// Before the daemon stops (cleanups run last in, first out): delete the
 	// Environments, so nothing reconciles against a stopped engine.
@@ -117,4 +89,75 @@ func TestTLSEndpoint(t *testing.T) {
 	err = k8s.Create(f.ctx, tlsEnvironment("no-tls", kargov1.Endpoint{Host: tlsSwarm.Host}))
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want Invalid, got %v", err)
 	g.Expect(err.Error()).To(ContainSubstring("a tcp:// endpoint needs tlsSecretRef, or insecure: true"))
+}
+
+// TestNamespaceDeletionTLS: deleting the namespace of a TLS Environment
+// does not deadlock. Its Secrets go at once, while the Stacks' finalizers
+// still need the endpoint: they use the client they have. The namespace
+// goes away and the Swarm service is removed.
+func TestNamespaceDeletionTLS(t *testing.T) {
+	tlsSwarm := startTLSSwarm(t)
+	f := newFixture(t)
+	f.tlsSecret("engine-tls", tlsSwarm, tlsSwarm.CA)
+	f.env = f.environment("tls", kargov1.Endpoint{Host: tlsSwarm.Host, TLSSecretRef: &kargov1.LocalObjectReference{Name: "engine-tls"}})
+	f.create(f.env)
+	f.waitReady(f.env)
+	f.stackWith("app", sleeper("web"))
+	name := f.namespace + "-app_web"
+	// The TLS daemon has no image: the service exists, its tasks do not start.
+	f.g.Eventually(func() error {
+		_, _, err := tlsSwarm.Client().ServiceInspectWithRaw(f.ctx, name, dockerswarm.ServiceInspectOptions{})
+		return err
+	}, timeout, poll).Should(Succeed(), "service %s not created on the TLS swarm", name)
+
+	start := time.Now()
+	f.deleteNamespace()
+	f.g.Eventually(func() bool {
+		_, _, err := tlsSwarm.Client().ServiceInspectWithRaw(f.ctx, name, dockerswarm.ServiceInspectOptions{})
+		return dockerclient.IsErrNotFound(err)
+	}, timeout, poll).Should(BeTrue(), "service %s left on the TLS swarm", name)
+	t.Logf("namespace deleted and its service removed from the TLS swarm in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// startTLSSwarm starts a second dockerd (internal/testenv), stopped when
+// the test ends, after the cleanups registered later.
+func startTLSSwarm(t *testing.T) *testenv.TLSSwarm {
+	t.Helper()
+	// Short: containerd's unix sockets live under it (t.TempDir is too long).
+	dir, err := os.MkdirTemp("/tmp", "ktls-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	tlsSwarm, err := testenv.StartTLSSwarm(dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	t.Logf("TLS swarm %s (cluster %s) started in %s", tlsSwarm.Host, tlsSwarm.ClusterID, time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() {
+		start := time.Now()
+		if err := tlsSwarm.Stop(); err != nil {
+			t.Errorf("stop TLS swarm: %v", err)
+		}
+		t.Logf("TLS swarm stopped in %s", time.Since(start).Round(time.Millisecond))
+	})
+	return tlsSwarm
+}
+
+// tlsSecret creates a Secret with the TLS swarm's client certificate and ca.
+func (f *fixture) tlsSecret(name string, tlsSwarm *testenv.TLSSwarm, ca []byte) {
+	f.create(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{"ca.crt": ca, "tls.crt": tlsSwarm.ClientCert, "tls.key": tlsSwarm.ClientKey},
+	})
+}
+
+// environment is an Environment of the test namespace (not created).
+func (f *fixture) environment(name string, endpoint kargov1.Endpoint) *kargov1.Environment {
+	return &kargov1.Environment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
+		Spec:       kargov1.EnvironmentSpec{Endpoint: endpoint},
+	}
 }

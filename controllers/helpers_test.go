@@ -108,6 +108,32 @@ func (f *fixture) cleanup() {
 	g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}))).To(Succeed())
 }
 
+// deleteNamespace deletes the test namespace as the namespace controller
+// would (envtest does not run it; this stands in for it): the Namespace,
+// then every object in it at once, Secrets first; once no Stack or
+// Environment is left (their finalizers are done), it finalizes the
+// Namespace, which then goes away.
+func (f *fixture) deleteNamespace() {
+	f.t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}
+	f.g.Expect(k8s.Delete(f.ctx, ns)).To(Succeed())
+	for _, obj := range []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}, &kargov1.Service{}, &kargov1.Stack{}, &kargov1.Environment{}} {
+		f.g.Expect(k8s.DeleteAllOf(f.ctx, obj, client.InNamespace(f.namespace))).To(Succeed())
+	}
+	for _, list := range []client.ObjectList{&kargov1.StackList{}, &kargov1.EnvironmentList{}} {
+		f.g.Eventually(func(g Gomega) {
+			g.Expect(k8s.List(f.ctx, list, client.InNamespace(f.namespace))).To(Succeed())
+			g.Expect(meta.LenList(list)).To(BeZero(), "left in the deleted namespace: %v", names(list))
+		}, timeout, poll).Should(Succeed())
+	}
+	f.g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(ns), ns)).To(Succeed())
+	ns.Spec.Finalizers = nil
+	f.g.Expect(k8s.SubResource("finalize").Update(f.ctx, ns)).To(Succeed())
+	f.g.Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(ns), ns))
+	}, timeout, poll).Should(BeTrue(), "namespace %s not deleted", f.namespace)
+}
+
 func names(list client.ObjectList) []string {
 	var out []string
 	_ = meta.EachListItem(list, func(o runtime.Object) error {

@@ -59,6 +59,9 @@ type TLSSwarm struct {
 	stopErr  error
 }
 
+// Client is a TLS client of the daemon, for tests to look at its Swarm.
+func (s *TLSSwarm) Client() *dockerclient.Client { return s.api }
+
 // StartTLSSwarm starts the daemon with its state in dir (created, must be
 // empty, removed by Stop). dir must be short (at most 40 bytes): containerd
 // puts unix sockets under it. Needs root and Debian's docker.io and iproute2.
