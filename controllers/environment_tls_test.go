@@ -121,7 +121,7 @@ func TestNamespaceDeletionTLS(t *testing.T) {
 
 // startTLSSwarm starts a second dockerd (internal/testenv), stopped when
 // the test ends, after the cleanups registered later.
-func startTLSSwarm(t *testing.T) *testenv.TLSSwarm {
+func startTLSSwarm(t *testing.T) *testenv.Dockerd {
 	t.Helper()
 	// Short: containerd's unix sockets live under it (t.TempDir is too long).
 	dir, err := os.MkdirTemp("/tmp", "ktls-")
@@ -129,7 +129,7 @@ func startTLSSwarm(t *testing.T) *testenv.TLSSwarm {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	tlsSwarm, err := testenv.StartTLSSwarm(dir)
+	tlsSwarm, err := testenv.StartDockerd(dir, testenv.DockerdOptions{TLS: true})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func startTLSSwarm(t *testing.T) *testenv.TLSSwarm {
 }
 
 // tlsSecret creates a Secret with the TLS swarm's client certificate and ca.
-func (f *fixture) tlsSecret(name string, tlsSwarm *testenv.TLSSwarm, ca []byte) {
+func (f *fixture) tlsSecret(name string, tlsSwarm *testenv.Dockerd, ca []byte) {
 	f.create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
 		Type:       corev1.SecretTypeTLS,

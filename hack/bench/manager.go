@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -76,30 +75,7 @@ func (m *manager) stop() {
 // metrics scrapes the manager's metrics: value by series
 // (`name{label="value",...}` as the endpoint prints it).
 func (m *manager) metrics() (metrics, error) {
-	resp, err := http.Get(m.metricsURL)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", m.metricsURL, resp.Status)
-	}
-	out := metrics{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
-	}
-	return out, sc.Err()
+	return testenv.ScrapeMetrics(m.metricsURL)
 }
 
 // profile writes a CPU profile of the next seconds to path.

@@ -1,18 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // engineProxy forwards Engine API requests to the Swarm's socket from a
@@ -36,20 +35,7 @@ func startEngineProxy(target string) (*engineProxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine proxy: %w", err)
 	}
-	sock := strings.TrimPrefix(target, "unix://")
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(&url.URL{Scheme: "http", Host: "docker"})
-			r.Out.Host = "docker"
-		},
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-			},
-			MaxIdleConnsPerHost: 64,
-		},
-		FlushInterval: -1, // the events stream
-	}
+	rp := testenv.UnixSocketProxy(strings.TrimPrefix(target, "unix://"))
 	p.server = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.counts[operation(r.Method, r.URL.Path)]++

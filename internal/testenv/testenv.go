@@ -35,8 +35,8 @@ func RepoRoot() (string, error) {
 }
 
 // StartAPIServer starts etcd and kube-apiserver from KUBEBUILDER_ASSETS with
-// Kargo's CRDs installed.
-func StartAPIServer() (*envtest.Environment, *rest.Config, error) {
+// Kargo's CRDs installed; configure, if any, adjusts the environment first.
+func StartAPIServer(configure ...func(*envtest.Environment)) (*envtest.Environment, *rest.Config, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		return nil, nil, errors.New("KUBEBUILDER_ASSETS is not set: run 'make test', or export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)")
@@ -54,6 +54,9 @@ func StartAPIServer() (*envtest.Environment, *rest.Config, error) {
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
+	}
+	for _, c := range configure {
+		c(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {
