@@ -44,6 +44,7 @@ their Swarms. This is what kargo runs without a subcommand.`,
 	f.Var(&flags.settings.Endpoints.Allowed, "allowed-endpoints", "comma-separated patterns of the Docker endpoints Environments may use: host:port (* within a label of the host), IP:port or CIDR:port ([fd00::/8]:2376), port a number, a range (2376-2380) or *; unix:///path globs (unix:///var/run/*.sock). Empty: any endpoint. A refused Environment is Stalled (EndpointNotAllowed) and never connected to")
 	f.BoolVar(&flags.settings.Endpoints.AllowInsecure, "allow-insecure-endpoints", false, "allow Environments with insecure: true (plain TCP, no TLS: whoever reaches that port controls the Swarm)")
 	f.BoolVar(&flags.namespacedEnvironments, "namespaced-environments", true, "use namespaced Environments; false refuses them (Stalled, NamespacedEnvironmentsDisabled): Stacks then deploy only with ClusterEnvironments")
+	f.StringVar(&flags.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the namespace the manager runs in (needed outside a cluster)")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	flags.zap.BindFlags(goFlags)
 	f.AddGoFlagSet(goFlags)
@@ -56,9 +57,10 @@ type managerFlags struct {
 	leaderElect                       bool
 	// namespacedEnvironments is the opposite of settings.NoNamespacedEnvironments:
 	// the zero Settings are the defaults.
-	namespacedEnvironments bool
-	settings               controllers.Settings
-	zap                    zap.Options
+	namespacedEnvironments  bool
+	leaderElectionNamespace string
+	settings                controllers.Settings
+	zap                     zap.Options
 }
 
 func runManager(flags *managerFlags) error {
@@ -73,12 +75,13 @@ func runManager(flags *managerFlags) error {
 	utilruntime.Must(kargov1.AddToScheme(scheme))
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: flags.metricsAddr},
-		HealthProbeBindAddress: flags.probeAddr,
-		PprofBindAddress:       flags.pprofAddr,
-		LeaderElection:         flags.leaderElect,
-		LeaderElectionID:       "kargo-manager.swarm.kargo.io",
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: flags.metricsAddr},
+		HealthProbeBindAddress:  flags.probeAddr,
+		PprofBindAddress:        flags.pprofAddr,
+		LeaderElection:          flags.leaderElect,
+		LeaderElectionID:        "kargo-manager.swarm.kargo.io",
+		LeaderElectionNamespace: flags.leaderElectionNamespace,
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
