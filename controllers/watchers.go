@@ -99,19 +99,26 @@ func (w *Watchers) Stop(env types.NamespacedName) {
 
 // run subscribes until ctx ends, reconnecting with capped exponential
 // backoff. After each (re)connection every Stack of the Environment is
-// enqueued once: events missed while disconnected are not replayed.
+// enqueued once: events missed while disconnected are not replayed. The
+// Environment itself is enqueued when the stream breaks and when it comes
+// back: its Ready condition then follows the endpoint (its resync interval
+// may be long, and its retries back off up to minutes).
 func (w *Watchers) run(ctx context.Context, env types.NamespacedName, engine *swarm.Client) {
 	log := ctrl.Log.WithName("events").WithValues("environment", environmentName(env))
 	backoff := newEventBackoff()
-	for ctx.Err() == nil {
+	for reconnect := false; ctx.Err() == nil; reconnect = true {
 		connected := time.Now()
 		metrics.EventStreamConnected(environmentName(env), true)
+		if reconnect {
+			w.enqueueEnvironment(ctx, env)
+		}
 		w.enqueueStacks(ctx, env, func(kargov1.Stack) bool { return true })
 		err := engine.Watch(ctx, func(ev swarm.Event) { w.dispatch(ctx, env, ev) })
 		if ctx.Err() != nil {
 			return // stopped, or replaced by a subscription on a new client
 		}
 		metrics.EventStreamConnected(environmentName(env), false)
+		w.enqueueEnvironment(ctx, env)
 		if time.Since(connected) > time.Minute {
 			backoff = newEventBackoff()
 		}
@@ -137,11 +144,7 @@ func newEventBackoff() wait.Backoff {
 func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev swarm.Event) {
 	ctrl.Log.WithName("events").V(1).Info("swarm event", "environment", environmentName(env), "kind", ev.Kind, "action", ev.Action, "name", ev.Name)
 	if ev.Kind == "node" {
-		events := w.Environments
-		if env.Namespace == "" {
-			events = w.ClusterEnvironments
-		}
-		w.send(ctx, events, newEnvironmentObject(env))
+		w.enqueueEnvironment(ctx, env)
 		// A node that goes down or is drained makes Swarm move its tasks,
 		// which have no events of their own: every Stack of the Environment
 		// looks at its services now, and again once the orchestrator has
@@ -163,6 +166,15 @@ func (w *Watchers) dispatch(ctx context.Context, env types.NamespacedName, ev sw
 		// Shared networks have a name of their own (spec.networks[].swarmName).
 		return ev.Kind == "network" && slices.ContainsFunc(st.Spec.Networks, func(n kargov1.Network) bool { return n.SwarmName == ev.Name })
 	})
+}
+
+// enqueueEnvironment reconciles the Environment or ClusterEnvironment.
+func (w *Watchers) enqueueEnvironment(ctx context.Context, env types.NamespacedName) {
+	events := w.Environments
+	if env.Namespace == "" {
+		events = w.ClusterEnvironments
+	}
+	w.send(ctx, events, newEnvironmentObject(env))
 }
 
 func (w *Watchers) enqueueStacks(ctx context.Context, env types.NamespacedName, match func(kargov1.Stack) bool) {
