@@ -66,10 +66,18 @@ swarm-multi-down: ## Stop the 3-node Swarm and remove its state, namespaces, lin
 	hack/swarm.sh down --nodes 3
 
 .PHONY: test
-test: manifests generate fmt vet envtest-assets swarm-up ## All tests: pure (golden) tests, envtest suites and swarm-backed tests.
+test: manifests generate fmt vet envtest-assets swarm-up ## All tests: pure (golden) tests, envtest suites, swarm-backed tests, then the fault suite (test-faults).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
 		go test $(GO_TEST_FLAGS) -v ./... 2>&1 | tee $(LOCALBIN)/test.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
 	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test.log && { echo "tests failed: see bin/test.log"; exit 1; } || true
+	$(MAKE) --no-print-directory test-faults
+
+.PHONY: test-faults
+test-faults: envtest-assets swarm-up ## Fault suite on dockerds of its own (dockerd, manager, apiserver killed; leader, events, endpoint): go test -tags faults ./test/faults/.
+	@mkdir -p $(LOCALBIN)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" DOCKER_HOST="$$(hack/swarm.sh host)" \
+		go test $(GO_TEST_FLAGS) -tags faults -v ./test/faults/ 2>&1 | tee $(LOCALBIN)/test-faults.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
+	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test-faults.log && { echo "fault tests failed: see bin/test-faults.log"; exit 1; } || true
 
 .PHONY: test-multinode
 test-multinode: envtest-assets swarm-multi-up ## Tests on the 3-node Swarm (placement, node crash, drain): go test -tags multinode ./test/multinode/.
