@@ -292,21 +292,28 @@ func (d *Dockerd) Kill() error {
 // Restart starts dockerd again on the state it left, after Kill, and waits
 // until it answers and manages its Swarm again.
 func (d *Dockerd) Restart() error {
-	if _, exited := d.running(); exited != nil {
-		select {
-		case <-exited:
-		default:
-			return errors.New("dockerd: restart while it runs: Kill it first")
-		}
+	if _, exited := d.running(); exited != nil && !closed(exited) {
+		return errors.New("dockerd: restart while it runs: Kill it first")
 	}
 	fail := func(step string, err error) error {
 		return fmt.Errorf("dockerd restart: %s: %w\n--- last lines of %s:\n%s", step, err, d.logPath, LogTail(d.logPath, 20))
 	}
-	if err := d.spawn(); err != nil {
-		return fail("start", err)
-	}
-	if err := d.waitAnswering(60 * time.Second); err != nil {
-		return fail("answer", err)
+	// On a loaded machine dockerd may give up waiting for the containerd it
+	// starts (which restores the crashed one's tasks): start it again.
+	for attempt := 1; ; attempt++ {
+		if err := d.spawn(); err != nil {
+			return fail("start", err)
+		}
+		err := d.waitAnswering(60 * time.Second)
+		if err == nil {
+			break
+		}
+		if _, exited := d.running(); attempt == 3 || !closed(exited) {
+			return fail("answer", err)
+		}
+		if pid := d.containerdPid(); pid > 0 {
+			killPid(pid, 10*time.Second)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -314,6 +321,15 @@ func (d *Dockerd) Restart() error {
 		return fail("swarm", err)
 	}
 	return nil
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // waitSwarm waits until the node is an active Swarm manager and returns
