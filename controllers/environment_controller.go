@@ -337,8 +337,8 @@ func (r *EnvironmentReconciler) SetupWithManager(mgr ctrl.Manager, opts controll
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(r.newObject()).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.environmentsForSecret)).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(variablesFromIndex))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.environmentsForSecret)).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOf(variablesFromIndex))).
 		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.environmentsOfStack), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Channel(events, &handler.EnqueueRequestForObject{})).
 		Named(strings.ToLower(r.Kind)).

@@ -27,8 +27,9 @@ import (
 // stack namespace, by kind and stack-scoped name, as generic JSON with the
 // tool's own labels removed and names mapped (see the comment above the
 // test). secretData holds the data of Kargo's secrets by logical name
-// (the Swarm never returns it); nil for docker's namespace.
-func snapshot(t *testing.T, ns string, secretData map[string][]byte) map[string]map[string]any {
+// (the Swarm never returns it) and key the Stack's naming key; both nil
+// for docker's namespace.
+func snapshot(t *testing.T, ns string, secretData map[string][]byte, key []byte) map[string]map[string]any {
 	t.Helper()
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -74,7 +75,7 @@ func snapshot(t *testing.T, ns string, secretData map[string][]byte) map[string]
 		name := c.Spec.Name
 		if kargo {
 			logical := c.Spec.Labels[kargov1.LogicalNameLabel]
-			g.Expect(name).To(Equal(swarm.VersionedName(ns, logical, c.Spec.Data)), "config %s: name and data", name)
+			g.Expect(name).To(Equal(swarm.VersionedName(key, ns, logical, c.Spec.Data)), "config %s: name and data", name)
 			name = swarm.ScopedName(ns, logical)
 			renamed[c.Spec.Name] = name
 		}
@@ -89,7 +90,7 @@ func snapshot(t *testing.T, ns string, secretData map[string][]byte) map[string]
 		if kargo {
 			logical := s.Spec.Labels[kargov1.LogicalNameLabel]
 			g.Expect(secretData).To(HaveKey(logical), "secret %s: no data converted", name)
-			g.Expect(name).To(Equal(swarm.VersionedName(ns, logical, secretData[logical])), "secret %s: name and data", name)
+			g.Expect(name).To(Equal(swarm.VersionedName(key, ns, logical, secretData[logical])), "secret %s: name and data", name)
 			name = swarm.ScopedName(ns, logical)
 			renamed[s.Spec.Name] = name
 		}

@@ -19,6 +19,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/compose"
+	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
@@ -135,7 +136,7 @@ func TestComposeEquivalence(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	g.Expect(err).NotTo(HaveOccurred(), "docker stack deploy:\n%s", out)
 	t.Logf("docker stack deploy:\n%s", out)
-	want := snapshot(t, dockerNS, nil)
+	want := snapshot(t, dockerNS, nil, nil)
 	dockerStackRm(t, dockerNS)
 
 	// Kargo: convert, apply, reconcile.
@@ -171,7 +172,9 @@ func TestComposeEquivalence(t *testing.T) {
 			g.Expect(live.Spec.Labels).To(HaveKeyWithValue(kargov1.SpecHashLabel, st.SpecHash), "service %s not at its desired spec", st.Name)
 		}
 	})
-	got := snapshot(t, kargoNS, secretData)
+	key, _, err := desired.NamingKey(ctx, k8s, stack)
+	g.Expect(err).NotTo(HaveOccurred())
+	got := snapshot(t, kargoNS, secretData, key)
 	t.Logf("deployed and inspected both in %s", time.Since(start).Round(time.Millisecond))
 
 	// Compare, kind by kind, object by object, field by field.

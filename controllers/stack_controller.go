@@ -146,7 +146,7 @@ func (r *StackReconciler) reconcile(ctx context.Context, s *stackScope) (ctrl.Re
 		return r.fail(s, err)
 	}
 	for _, phase := range []func(context.Context, *stackScope) error{
-		r.listServiceObjects, r.renderServices, r.collectServices, r.checkPolicy, r.listOwned,
+		r.listServiceObjects, r.renderServices, r.collectServices, r.checkPolicy, r.reconcileNamingKey, r.listOwned,
 		r.reconcileNetworks, r.reconcileFiles, r.reconcileServices, r.prune,
 		r.observe,
 	} {

@@ -30,10 +30,11 @@ func (r *StackReconciler) reconcileFiles(ctx context.Context, s *stackScope) err
 	return nil
 }
 
-// ensureFile creates the content-named version of a config or secret if it
-// is missing, and records it as desired.
+// ensureFile creates the version of a config or secret named after its
+// content (keyed by the Stack's naming key) if it is missing, and records
+// it as desired.
 func (r *StackReconciler) ensureFile(ctx context.Context, s *stackScope, kind, name string, data []byte) (swarm.ObjectRef, error) {
-	versioned := swarm.VersionedName(s.objects.Namespace, name, data)
+	versioned := swarm.VersionedName(s.namingKey, s.objects.Namespace, name, data)
 	ref, change, err := s.engine.EnsureFile(ctx, swarm.FileObject{Kind: kind, Name: versioned, Data: data, Labels: s.labels(name)}, s.owner, s.owned)
 	if err != nil {
 		return ref, err
@@ -43,8 +44,9 @@ func (r *StackReconciler) ensureFile(ctx context.Context, s *stackScope, kind, n
 	return ref, nil
 }
 
-// keyReader reads one key of a ConfigMap or Secret of a namespace; a
-// missing one is a sourceNotFoundError.
+// keyReader reads one key of a ConfigMap or Secret of a namespace (from
+// the API server: see ManagerOptions); a missing one is a
+// sourceNotFoundError.
 func (r *StackReconciler) keyReader(ctx context.Context, namespace string) desired.KeyReader {
 	read := desired.Keys(ctx, r.Client, namespace)
 	return func(sel kargov1.KeySelector, secret bool) ([]byte, error) {

@@ -29,6 +29,9 @@ type stackScope struct {
 	rendered        []kargov1.Service
 	renderedConfigs map[string][]byte
 	objects         swarm.StackObjects
+	// namingKey keys the digests naming config and secret versions and the
+	// spec hashes (see reconcileNamingKey).
+	namingKey []byte
 	// desired names per kind of what the Stack declares now.
 	desired map[string]map[string]bool
 	// serviceErrors are per-service failures that do not stop the others.

@@ -178,11 +178,11 @@ func (r *StackReconciler) applyService(ctx context.Context, s *stackScope, svc *
 	if err != nil {
 		return serviceApply{err: invalidSpecError{fmt.Errorf("service %s: %w", svc.Name, err)}}
 	}
-	hash := swarm.SpecHash(spec)
+	hash := swarm.SpecHash(spec, desired.SecretEnv(svc), s.namingKey)
 	// A spec applied before whose update Swarm rolled back is not applied
 	// again; a changed Service is.
 	retryFailed := s.previous[svc.Name].SpecHash != hash
-	res, err := s.engine.ApplyService(ctx, spec, s.owner, retryFailed, s.owned)
+	res, err := s.engine.ApplyService(ctx, spec, hash, s.owner, retryFailed, s.owned)
 	return serviceApply{name: spec.Name, hash: hash, ServiceResult: res, err: err}
 }
 

@@ -57,8 +57,9 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opt
 		Watches(&kargov1.ClusterEnvironment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOfEnvironment)).
 		// A namespace's labels may allow it to use a ClusterEnvironment.
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.stacksOfNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
+		// Metadata only: the cache holds no values (see ManagerOptions).
+		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.stacksInNamespace)).
 		WatchesRawSource(source.Channel(r.Watchers.Stacks, &handler.EnqueueRequestForObject{})).
 		Named("stack").
 		WithOptions(opts).

@@ -10,6 +10,7 @@ import (
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	dockerclient "github.com/docker/docker/client"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kargo-io/kargo/controllers"
@@ -30,6 +31,8 @@ var (
 	metricsURL string
 	// kubeconfig is a kubeconfig file for the test API server, for kubectl.
 	kubeconfig string
+	// managerCache is the cache of the manager under test.
+	managerCache cache.Cache
 )
 
 // TestMain starts a real kube-apiserver (envtest) and the manager once, with
@@ -73,7 +76,7 @@ func run(m *testing.M) int {
 	if err != nil {
 		return fail(err)
 	}
-	k8s, engines = mgr.Client, mgr.Engines
+	k8s, engines, managerCache = mgr.Client, mgr.Engines, mgr.Cache
 	code := m.Run()
 	mgr.Stop()
 	if err := leftovers(context.Background()); err != nil {

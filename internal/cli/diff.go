@@ -621,11 +621,19 @@ func (d *differ) swarmServices(stack *kargov1.Stack, env kargov1.EnvironmentObje
 	if err != nil {
 		return err
 	}
+	// Versions are named with the Stack's naming key; without one yet
+	// (a new Stack), the reconcile makes it and every version is new.
+	key, _, err := desired.NamingKey(d.ctx, d.cluster, stack)
+	if err != nil {
+		return err
+	}
 	for _, f := range files {
-		name := swarm.VersionedName(ns, f.Name, f.Data)
-		ref, found, err := engine.LookupFile(d.ctx, f.Kind, name)
-		if err != nil {
-			return err
+		name, found, ref := swarm.ScopedName(ns, f.Name)+"-(new naming key)", false, swarm.ObjectRef{}
+		if key != nil {
+			name = swarm.VersionedName(key, ns, f.Name, f.Data)
+			if ref, found, err = engine.LookupFile(d.ctx, f.Kind, name); err != nil {
+				return err
+			}
 		}
 		if !found {
 			ref = swarm.ObjectRef{ID: "(new " + f.Kind + " " + name + ")", Name: name}

@@ -74,7 +74,7 @@ func runManager(flags *managerFlags) error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(kargov1.AddToScheme(scheme))
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), controllers.ManagerOptions(ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: flags.metricsAddr},
 		HealthProbeBindAddress:  flags.probeAddr,
@@ -82,7 +82,7 @@ func runManager(flags *managerFlags) error {
 		LeaderElection:          flags.leaderElect,
 		LeaderElectionID:        "kargo-manager.swarm.kargo.io",
 		LeaderElectionNamespace: flags.leaderElectionNamespace,
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}

@@ -49,6 +49,34 @@ func NetworkName(namespace string, n v1alpha1.Network) string {
 	return swarm.ScopedName(namespace, n.Name)
 }
 
+// NamingKeyField is the key of a naming key Secret's data that holds the
+// key (32 random bytes).
+const NamingKeyField = "key"
+
+// NamingKeySecret is the name of the Secret, in the Stack's namespace,
+// that holds its naming key: the key of the digests that name its config
+// and secret versions and of its spec hashes (swarm.Digest). The Stack
+// reconciler creates it, owned by the Stack.
+func NamingKeySecret(stack *v1alpha1.Stack) string { return stack.Name + "-kargo-names" }
+
+// NamingKey reads a Stack's naming key and the Secret holding it; both are
+// nil when the Secret does not exist.
+func NamingKey(ctx context.Context, c client.Reader, stack *v1alpha1.Stack) ([]byte, *corev1.Secret, error) {
+	secret := &corev1.Secret{}
+	name := NamingKeySecret(stack)
+	if err := c.Get(ctx, types.NamespacedName{Namespace: stack.Namespace, Name: name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("naming key Secret %s: %w", name, err)
+	}
+	key := secret.Data[NamingKeyField]
+	if len(key) < 32 {
+		return nil, secret, fmt.Errorf("naming key Secret %s: key %q holds %d bytes, not at least 32: delete the Secret to have a new key made (every config and secret version is then renamed)", name, NamingKeyField, len(key))
+	}
+	return key, secret, nil
+}
+
 // Render renders the catalog entries the Stack picks with its patches,
 // images and replicas and the Environment's variables (read through get)
 // and defaults. A Stack without entries renders nothing.

@@ -2,11 +2,13 @@ package swarm
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -52,6 +54,16 @@ func (e *ConflictError) Error() string {
 // IsNotFound tells whether err means the Swarm object does not exist.
 func IsNotFound(err error) bool { return errdefs.IsNotFound(err) }
 
+// Digest is the HMAC-SHA256 of data under key, in hex. Where a digest of
+// secret data is shown (a Swarm secret's name, a spec hash), it is keyed: a
+// plain hash of a short secret is reversed by trying values, a keyed one
+// cannot be without the key.
+func Digest(key, data []byte) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write(data)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
 // Hash is a short, stable digest of a value's JSON.
 func Hash(v any) string {
 	data, err := json.Marshal(v)
@@ -90,8 +102,8 @@ type ServiceResult struct {
 // that is not in it belongs to someone else, found when creating fails.
 // With retryFailed false, a service whose last update Swarm paused or
 // rolled back is left Held: applying the spec that failed again would loop.
-func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner string, retryFailed bool, owned *Owned) (ServiceResult, error) {
-	desiredHash := SpecHash(spec)
+// desiredHash is the spec's SpecHash, put in its spec-hash label.
+func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, desiredHash, owner string, retryFailed bool, owned *Owned) (ServiceResult, error) {
 	// The caller's labels stay as they were.
 	spec.Labels = maps.Clone(spec.Labels)
 	if spec.Labels == nil {
@@ -153,8 +165,21 @@ func (c *Client) ApplyService(ctx context.Context, spec swarm.ServiceSpec, owner
 }
 
 // SpecHash identifies a desired service spec: the value of the spec-hash
-// label ApplyService puts on the service.
-func SpecHash(spec swarm.ServiceSpec) string {
+// label ApplyService puts on the service, also recorded in the Stack's
+// status. The values of the env entries secretEnv names (read from
+// Secrets) enter it only as their Digest under key: the hash changes with
+// them but tells nothing of them to whoever lacks the key.
+func SpecHash(spec swarm.ServiceSpec, secretEnv []string, key []byte) string {
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil && len(secretEnv) > 0 {
+		masked := *cs
+		masked.Env = slices.Clone(cs.Env)
+		for i, e := range masked.Env {
+			if name, value, _ := strings.Cut(e, "="); slices.Contains(secretEnv, name) {
+				masked.Env[i] = name + "=" + Digest(key, []byte(value))
+			}
+		}
+		spec.TaskTemplate.ContainerSpec = &masked // spec is a copy: the caller's stays as it was
+	}
 	return Hash(Normalize(spec))
 }
 
@@ -238,8 +263,9 @@ func (c *Client) ExternalNetwork(ctx context.Context, name string) (string, erro
 	return live.ID, nil
 }
 
-// FileObject is a config or secret version: its name carries a hash of the
-// content, since Swarm configs and secrets cannot change.
+// FileObject is a config or secret version: its name carries a keyed
+// digest of the content (VersionedName), since Swarm configs and secrets
+// cannot change.
 type FileObject struct {
 	Kind   string // KindConfig or KindSecret
 	Name   string
@@ -247,10 +273,13 @@ type FileObject struct {
 	Labels map[string]string
 }
 
-// VersionedName names a config or secret version after its content.
-func VersionedName(namespace, name string, data []byte) string {
-	sum := sha256.Sum256(data)
-	return ScopedName(namespace, name) + "-" + hex.EncodeToString(sum[:])[:10]
+// VersionedName names a config or secret version after its content:
+// <namespace>_<name>-<first 10 hex digits of Digest(key, data)>. The key
+// is the Stack's naming key, so the name tells versions apart without
+// revealing a hash of the content (docker secret ls shows names to anyone
+// on the Swarm).
+func VersionedName(key []byte, namespace, name string, data []byte) string {
+	return ScopedName(namespace, name) + "-" + Digest(key, data)[:10]
 }
 
 // EnsureFile creates the config or secret version when missing. owned is
@@ -322,4 +351,7 @@ func (c *Client) foreignFile(ctx context.Context, kind, name, owner string) (Obj
 // OwnedFile is a config or secret on the Swarm.
 type OwnedFile struct {
 	Kind, ID, Name string
+	// Logical is the name manifests use (the swarm.kargo.io/name label),
+	// the same for every version.
+	Logical string
 }

@@ -91,9 +91,9 @@ func TestServiceLifecycle(t *testing.T) {
 	netID, change, err := c.EnsureNetwork(ctx, swarm.NetworkSpec{Name: swarm.ScopedName(ns, "back"), Attachable: true, Labels: labels}, owner, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(change).To(Equal(swarm.Created))
-	site, _, err := c.EnsureFile(ctx, swarm.FileObject{Kind: swarm.KindConfig, Name: swarm.VersionedName(ns, "site", []byte("hi")), Data: []byte("hi"), Labels: labels}, owner, nil)
+	site, _, err := c.EnsureFile(ctx, swarm.FileObject{Kind: swarm.KindConfig, Name: swarm.VersionedName(testKey, ns, "site", []byte("hi")), Data: []byte("hi"), Labels: labels}, owner, nil)
 	g.Expect(err).NotTo(HaveOccurred())
-	password, _, err := c.EnsureFile(ctx, swarm.FileObject{Kind: swarm.KindSecret, Name: swarm.VersionedName(ns, "password", []byte("pw")), Data: []byte("pw"), Labels: labels}, owner, nil)
+	password, _, err := c.EnsureFile(ctx, swarm.FileObject{Kind: swarm.KindSecret, Name: swarm.VersionedName(testKey, ns, "password", []byte("pw")), Data: []byte("pw"), Labels: labels}, owner, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 
 	objs := swarm.StackObjects{
@@ -106,7 +106,7 @@ func TestServiceLifecycle(t *testing.T) {
 	svc := fullService("web")
 	spec, err := swarm.ServiceSpec(svc, objs)
 	g.Expect(err).NotTo(HaveOccurred())
-	res, err := c.ApplyService(ctx, spec, owner, true, nil)
+	res, err := c.ApplyService(ctx, spec, swarm.SpecHash(spec, nil, nil), owner, true, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Created))
 	t.Logf("created service %s (%s)", spec.Name, res.ID)
@@ -117,7 +117,7 @@ func TestServiceLifecycle(t *testing.T) {
 	g.Expect(owned.Count()).To(Equal(4), "service, network, config, secret")
 	writes := c.Writes()
 	spec, _ = swarm.ServiceSpec(svc, objs)
-	res, err = c.ApplyService(ctx, spec, owner, true, owned)
+	res, err = c.ApplyService(ctx, spec, swarm.SpecHash(spec, nil, nil), owner, true, owned)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Unchanged), "a second apply of the same spec must not update (drift: %v)", res.Drift)
 	g.Expect(c.Writes()-writes).To(BeZero(), "write calls on a no-op apply")
@@ -129,7 +129,7 @@ func TestServiceLifecycle(t *testing.T) {
 
 	svc.Spec.Replicas = ptr.To[int64](2)
 	spec, _ = swarm.ServiceSpec(svc, objs)
-	res, err = c.ApplyService(ctx, spec, owner, true, owned)
+	res, err = c.ApplyService(ctx, spec, swarm.SpecHash(spec, nil, nil), owner, true, owned)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Change).To(Equal(swarm.Updated))
 	g.Expect(res.Drift).To(BeEmpty(), "a change of the Service is not drift")
@@ -165,7 +165,7 @@ func TestConflictWithUnmanagedService(t *testing.T) {
 		swarm.StackObjects{Namespace: ns, Owner: "someone/else"})
 	g.Expect(err).NotTo(HaveOccurred())
 	delete(foreign.Labels, kargov1.OwnerLabel)
-	res, err := c.ApplyService(ctx, foreign, "", true, nil)
+	res, err := c.ApplyService(ctx, foreign, swarm.SpecHash(foreign, nil, nil), "", true, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	defer func() {
 		_, _ = c.RemoveOwned(ctx, &swarm.Owned{Services: []dockerswarm.Service{{ID: res.ID}}}, nil, func(string, string) {})
@@ -174,7 +174,7 @@ func TestConflictWithUnmanagedService(t *testing.T) {
 	mine := foreign
 	mine.Labels = map[string]string{kargov1.OwnerLabel: "default/" + ns}
 	writes := c.Writes()
-	_, err = c.ApplyService(ctx, mine, "default/"+ns, true, nil)
+	_, err = c.ApplyService(ctx, mine, swarm.SpecHash(mine, nil, nil), "default/"+ns, true, nil)
 	var conflict *swarm.ConflictError
 	g.Expect(err).To(BeAssignableToTypeOf(conflict))
 	g.Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("service %s_db exists and is not managed by Kargo", ns)))
@@ -182,7 +182,7 @@ func TestConflictWithUnmanagedService(t *testing.T) {
 
 	// From the owner's listing, where it is absent: the create is refused
 	// and the service found to be someone else's.
-	_, err = c.ApplyService(ctx, mine, "default/"+ns, true, &swarm.Owned{})
+	_, err = c.ApplyService(ctx, mine, swarm.SpecHash(mine, nil, nil), "default/"+ns, true, &swarm.Owned{})
 	g.Expect(err).To(BeAssignableToTypeOf(conflict))
 	live, found, err := c.InspectService(ctx, foreign.Name)
 	g.Expect(err).NotTo(HaveOccurred())

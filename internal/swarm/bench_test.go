@@ -49,7 +49,8 @@ func BenchmarkApplyServiceNoop(b *testing.B) {
 	ns := "bench-" + utilrand.String(5)
 	owner := "default/" + ns
 	spec := benchSpec(b, ns)
-	res, err := c.ApplyService(ctx, spec, owner, true, nil)
+	hash := swarm.SpecHash(spec, nil, nil)
+	res, err := c.ApplyService(ctx, spec, hash, owner, true, nil)
 	if err != nil || res.Change != swarm.Created {
 		b.Fatalf("first apply: %q, %v; want created", res.Change, err)
 	}
@@ -58,7 +59,7 @@ func BenchmarkApplyServiceNoop(b *testing.B) {
 			b.Errorf("remove bench service %s: %v", spec.Name, err)
 		}
 	})
-	if res, err := c.ApplyService(ctx, spec, owner, true, nil); err != nil || res.Change != swarm.Unchanged {
+	if res, err := c.ApplyService(ctx, spec, hash, owner, true, nil); err != nil || res.Change != swarm.Unchanged {
 		b.Fatalf("second apply: %q (drift %v), %v; want unchanged", res.Change, res.Drift, err)
 	}
 
@@ -66,7 +67,7 @@ func BenchmarkApplyServiceNoop(b *testing.B) {
 	writes := c.Writes()
 	for i := 0; b.Loop(); i++ {
 		p.Run(i, func() {
-			res, err := c.ApplyService(ctx, spec, owner, true, nil)
+			res, err := c.ApplyService(ctx, spec, hash, owner, true, nil)
 			if err != nil || res.Change != swarm.Unchanged {
 				b.Fatalf("no-op apply: %q (drift %v), %v", res.Change, res.Drift, err)
 			}
@@ -87,13 +88,13 @@ func BenchmarkApplyServiceNoop(b *testing.B) {
 // Pure: no Swarm.
 func BenchmarkSpecHash(b *testing.B) {
 	spec := benchSpec(b, "geo")
-	if swarm.SpecHash(spec) != swarm.SpecHash(spec) {
+	if swarm.SpecHash(spec, nil, nil) != swarm.SpecHash(spec, nil, nil) {
 		b.Fatal("SpecHash is not deterministic")
 	}
 	var p testenv.Pairs
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		p.Run(i, func() { _ = swarm.SpecHash(spec) }, func() {
+		p.Run(i, func() { _ = swarm.SpecHash(spec, nil, nil) }, func() {
 			if _, err := json.Marshal(spec); err != nil {
 				b.Fatal(err)
 			}

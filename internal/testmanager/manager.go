@@ -13,6 +13,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -29,6 +30,8 @@ type Manager struct {
 	Client client.Client
 	// Engines are the manager's Engine API clients, by Environment.
 	Engines *controllers.Engines
+	// Cache is the manager's cache, for tests of what it holds.
+	Cache cache.Cache
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -42,11 +45,11 @@ func Start(cfg *rest.Config, metricsAddr string, settings controllers.Settings) 
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = kargov1.AddToScheme(scheme)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: metricsAddr}})
+	mgr, err := ctrl.NewManager(cfg, controllers.ManagerOptions(ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: metricsAddr}}))
 	if err != nil {
 		return nil, fmt.Errorf("new manager: %w", err)
 	}
-	m := &Manager{Engines: &controllers.Engines{}, done: make(chan struct{})}
+	m := &Manager{Engines: &controllers.Engines{}, Cache: mgr.GetCache(), done: make(chan struct{})}
 	if err := controllers.SetupAll(mgr, m.Engines, settings); err != nil {
 		return nil, fmt.Errorf("set up controllers: %w", err)
 	}
