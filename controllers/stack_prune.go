@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
@@ -17,16 +18,38 @@ import (
 
 // prune removes the owned Swarm objects the Stack no longer declares
 // (swarm.RemoveOwned: services first, then networks, configs and secrets;
-// volumes never). What is still in use is left for a later pass.
+// volumes never). What is still in use is left for a later pass. With
+// prune: false only the earlier versions of its configs and secrets go
+// (oldVersions).
 func (r *StackReconciler) prune(ctx context.Context, s *stackScope) error {
+	remove := s.owned
 	if s.stack.Spec.Prune != nil && !*s.stack.Spec.Prune {
-		return nil
+		remove = &swarm.Owned{Files: s.oldVersions()}
 	}
-	left, err := r.removeOwned(ctx, s, s.owned, s.desired)
+	left, err := r.removeOwned(ctx, s, remove, s.desired)
 	if left > 0 {
 		ctrl.LoggerFrom(ctx).V(1).Info("left in use, retried later", "objects", left)
 	}
 	return err
+}
+
+// oldVersions are the owned configs and secrets that are earlier versions
+// of one the Stack declares now and that no service of the Stack refers
+// to any more. prune: false keeps what the Stack no longer declares, not
+// these: Kargo made each of them for one content the source no longer
+// holds, and every change of that content would add one more.
+func (s *stackScope) oldVersions() []swarm.OwnedFile {
+	var old []swarm.OwnedFile
+	for _, f := range s.owned.Files {
+		current, declared := s.objects.Configs[f.Logical]
+		if f.Kind == swarm.KindSecret {
+			current, declared = s.objects.Secrets[f.Logical]
+		}
+		if declared && current.Name != f.Name && !s.owned.FileInUse(f) {
+			old = append(old, f)
+		}
+	}
+	return old
 }
 
 // removeOwned removes what owned holds and keep does not, with an event for
@@ -96,5 +119,7 @@ func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (c
 	}
 	controllerutil.RemoveFinalizer(s.stack, kargov1.Finalizer)
 	log.Info("deleted", "leftovers", left)
-	return ctrl.Result{}, r.Update(ctx, s.stack)
+	// A reconcile of a cached copy may come after the one that removed
+	// the finalizer: the Stack is gone then, which is what it wanted.
+	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, s.stack))
 }

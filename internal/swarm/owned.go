@@ -112,10 +112,10 @@ func (c *Client) ListOwned(ctx context.Context, claim Claim) (*Owned, error) {
 	owned.Services, owned.Tasks, owned.Networks = services, tasks, networks
 	owned.Files = make([]OwnedFile, 0, len(configs)+len(secrets))
 	for _, cfg := range configs {
-		owned.Files = append(owned.Files, OwnedFile{Kind: KindConfig, ID: cfg.ID, Name: cfg.Spec.Name})
+		owned.Files = append(owned.Files, OwnedFile{Kind: KindConfig, ID: cfg.ID, Name: cfg.Spec.Name, Logical: cfg.Spec.Labels[kargov1.LogicalNameLabel]})
 	}
 	for _, s := range secrets {
-		owned.Files = append(owned.Files, OwnedFile{Kind: KindSecret, ID: s.ID, Name: s.Spec.Name})
+		owned.Files = append(owned.Files, OwnedFile{Kind: KindSecret, ID: s.ID, Name: s.Spec.Name, Logical: s.Spec.Labels[kargov1.LogicalNameLabel]})
 	}
 	return owned, nil
 }
@@ -148,6 +148,28 @@ func (o *Owned) File(kind, name string) (OwnedFile, bool) {
 		}
 	}
 	return OwnedFile{}, false
+}
+
+// FileInUse tells whether a listed service refers to the config or secret:
+// Swarm refuses to remove it then.
+func (o *Owned) FileInUse(f OwnedFile) bool {
+	for _, svc := range o.Services {
+		cs := svc.Spec.TaskTemplate.ContainerSpec
+		if cs == nil {
+			continue
+		}
+		for _, ref := range cs.Configs {
+			if f.Kind == KindConfig && ref.ConfigID == f.ID {
+				return true
+			}
+		}
+		for _, ref := range cs.Secrets {
+			if f.Kind == KindSecret && ref.SecretID == f.ID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Count is the number of listed objects.
