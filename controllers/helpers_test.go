@@ -248,10 +248,15 @@ func k8sDelete(f *fixture, stack *kargov1.Stack) error {
 
 func quick() *metav1.Duration { return &metav1.Duration{Duration: time.Second} }
 
-// stackWith creates a Stack (Swarm namespace <test namespace>-<name>, one
-// network "back") and its Services.
+// stackWith creates a Stack (newStack) and its Services.
 func (f *fixture) stackWith(name string, services ...*kargov1.Service) *kargov1.Stack {
-	stack := &kargov1.Stack{
+	return f.createStack(f.newStack(name), services...)
+}
+
+// newStack is a Stack of the test's Environment with the Swarm namespace
+// <test namespace>-<name> and one network "back", not created yet.
+func (f *fixture) newStack(name string) *kargov1.Stack {
+	return &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
 			EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
@@ -259,10 +264,14 @@ func (f *fixture) stackWith(name string, services ...*kargov1.Service) *kargov1.
 			Networks:       []kargov1.Network{{Name: "back"}},
 		},
 	}
+}
+
+// createStack creates the Stack and its Services.
+func (f *fixture) createStack(stack *kargov1.Stack, services ...*kargov1.Service) *kargov1.Stack {
 	f.create(stack)
 	for _, svc := range services {
 		svc.Namespace = f.namespace
-		svc.Spec.StackRef.Name = name
+		svc.Spec.StackRef.Name = stack.Name
 		f.create(svc)
 	}
 	return stack

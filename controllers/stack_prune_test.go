@@ -18,11 +18,9 @@ import (
 // go, and only the current version is left.
 func TestPruneFalseRemovesOldVersions(t *testing.T) {
 	f := newFixture(t)
-	stack, _ := f.secretStack("keep", "one", false)
-	swarmNS := stack.Spec.Namespace
 	other := sleeper("other")
-	other.Namespace, other.Spec.StackRef.Name = f.namespace, stack.Name
-	f.create(other)
+	stack, _ := f.secretStack("keep", "one", false, other)
+	swarmNS := stack.Spec.Namespace
 	f.waitStackReady(stack, 2)
 	key, _, err := desired.NamingKey(f.ctx, k8s, stack)
 	f.g.Expect(err).NotTo(HaveOccurred())

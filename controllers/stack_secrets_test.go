@@ -22,25 +22,16 @@ import (
 
 // secretStack creates a Secret db (key password: value) and a Stack
 // declaring it as db-password, with one sleeper service app that mounts
-// it and reads it into its env DB_PASSWORD.
-func (f *fixture) secretStack(name, value string, prune bool) (*kargov1.Stack, *kargov1.Service) {
+// it and reads it into its env DB_PASSWORD, and the extra services.
+func (f *fixture) secretStack(name, value string, prune bool, extra ...*kargov1.Service) (*kargov1.Stack, *kargov1.Service) {
 	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte(value)}})
-	stack := &kargov1.Stack{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
-		Spec: kargov1.StackSpec{
-			EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
-			Namespace:      f.namespace + "-" + name,
-			Networks:       []kargov1.Network{{Name: "back"}},
-			Secrets:        []kargov1.StackSecret{{Name: "db-password", SecretKeyRef: kargov1.KeySelector{Name: "db", Key: "password"}}},
-			Prune:          &prune,
-		},
-	}
-	f.create(stack)
+	stack := f.newStack(name)
+	stack.Spec.Secrets = []kargov1.StackSecret{{Name: "db-password", SecretKeyRef: kargov1.KeySelector{Name: "db", Key: "password"}}}
+	stack.Spec.Prune = &prune
 	app := sleeper("app")
-	app.Namespace, app.Spec.StackRef.Name = f.namespace, name
 	app.Spec.Secrets = []kargov1.FileReference{{Name: "db-password"}}
 	app.Spec.Env = []kargov1.EnvVar{{Name: "DB_PASSWORD", ValueFrom: &kargov1.EnvVarSource{SecretKeyRef: &kargov1.KeySelector{Name: "db", Key: "password"}}}}
-	f.create(app)
+	f.createStack(stack, append([]*kargov1.Service{app}, extra...)...)
 	return stack, app
 }
 
