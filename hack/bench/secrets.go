@@ -116,10 +116,10 @@ spec:
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("secrets: manager %%s with 0 / %d unrelated Secrets of %d KiB (MiB)", unrelatedSecrets, unrelatedSecretSize>>10)
+	what := fmt.Sprintf("secrets: manager %%s, 0 / %d unrelated %d KiB Secrets (MiB)", unrelatedSecrets, unrelatedSecretSize>>10)
 	t.count(fmt.Sprintf(what, "RSS"), fmt.Sprintf("%.0f / %.0f", before.rss, after.rss), "-")
 	t.count(fmt.Sprintf(what, "peak RSS"), fmt.Sprintf("%.0f / %.0f", before.peak, after.peak), "-")
-	t.count(fmt.Sprintf(what, "Go heap in use after GC"), fmt.Sprintf("%.0f / %.0f", before.heap, after.heap), "-")
+	t.count(fmt.Sprintf(what, "Go heap after GC"), fmt.Sprintf("%.0f / %.0f", before.heap, after.heap), "-")
 	return nil
 }
 
