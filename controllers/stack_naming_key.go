@@ -27,9 +27,11 @@ import (
 func (r *StackReconciler) reconcileNamingKey(ctx context.Context, s *stackScope) error {
 	key, secret, err := desired.NamingKey(ctx, r.Client, s.stack)
 	switch {
-	case secret == nil && err == nil:
+	case err != nil && secret == nil:
+		return err // reading it failed: retried
+	case secret == nil:
 		return r.createNamingKey(ctx, s)
-	case secret != nil && !metav1.IsControlledBy(secret, s.stack):
+	case !metav1.IsControlledBy(secret, s.stack):
 		if ref := metav1.GetControllerOf(secret); ref != nil && ref.Kind == "Stack" && ref.Name == s.stack.Name {
 			// A deleted Stack of the same name: the garbage collector
 			// removes its Secret shortly.
@@ -37,7 +39,7 @@ func (r *StackReconciler) reconcileNamingKey(ctx context.Context, s *stackScope)
 		}
 		return &swarm.ConflictError{Kind: "Kubernetes Secret", Name: secret.Name}
 	case err != nil:
-		return invalidSpecError{err}
+		return invalidSpecError{err} // a key of the wrong size: see NamingKey
 	}
 	s.namingKey = key
 	return nil
