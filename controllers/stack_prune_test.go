@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
@@ -8,19 +10,28 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
 // TestPruneFalseRemovesOldVersions: with prune: false a Stack keeps the
 // service it no longer declares, but not the versions of its secret that
-// two changes of the Secret left behind: once no service uses them they
-// go, and only the current version is left.
+// two changes of the Secret left behind, nor one named by a plain sha256
+// as before naming keys (an upgrade): once no service uses them they go,
+// and only the current version is left.
 func TestPruneFalseRemovesOldVersions(t *testing.T) {
 	f := newFixture(t)
+	swarmNS := f.namespace + "-keep"
+	sum := sha256.Sum256([]byte("one"))
+	_, err := docker.SecretCreate(f.ctx, dockerswarm.SecretSpec{Annotations: dockerswarm.Annotations{
+		Name:   swarm.ScopedName(swarmNS, "db-password") + "-" + hex.EncodeToString(sum[:])[:10],
+		Labels: map[string]string{kargov1.OwnerLabel: f.namespace + "/keep", kargov1.StackNamespaceLabel: swarmNS, kargov1.LogicalNameLabel: "db-password"},
+	}, Data: []byte("one")})
+	f.g.Expect(err).NotTo(HaveOccurred())
 	other := sleeper("other")
 	stack, _ := f.secretStack("keep", "one", false, other)
-	swarmNS := stack.Spec.Namespace
+	f.g.Expect(stack.Spec.Namespace).To(Equal(swarmNS))
 	f.waitStackReady(stack, 2)
 	key, _, err := desired.NamingKey(f.ctx, k8s, stack)
 	f.g.Expect(err).NotTo(HaveOccurred())

@@ -116,3 +116,22 @@ func TestManagerCachesNoSecretData(t *testing.T) {
 		f.g.Expect(errors.As(err, &notCached)).To(BeTrue(), "%T through the manager's cache: want not cached, got %v (%d items)", list, err, len(names(list)))
 	}
 }
+
+// TestNamingKeyConflict: a Secret with the naming key's name that the Stack
+// does not control is not taken as its key: the Stack stalls on a
+// Conflict naming it, and the Secret is left as it was.
+func TestNamingKeyConflict(t *testing.T) {
+	f := newFixture(t)
+	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "taken-kargo-names", Namespace: f.namespace},
+		Data: map[string][]byte{desired.NamingKeyField: []byte("0123456789abcdef0123456789abcdef")}}
+	f.create(foreign)
+	stack, _ := f.secretStack("taken", "value", true)
+	f.eventually(stack, func(g Gomega) {
+		message := expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ConflictReason)
+		g.Expect(message).To(ContainSubstring("taken-kargo-names"))
+		expectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.ConflictReason)
+		g.Expect(f.ownedFiles(g, stack, swarm.KindSecret)).To(BeEmpty())
+	})
+	f.g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(foreign), foreign)).To(Succeed())
+	f.g.Expect(foreign.OwnerReferences).To(BeEmpty())
+}
