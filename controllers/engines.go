@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +32,9 @@ type Engines struct {
 	// (Settings.Endpoints, Settings.NoNamespacedEnvironments; see admit).
 	endpoints    endpoints.Policy
 	noNamespaced bool
+	// requestTimeout bounds each request (swarm.WithRequestTimeout; zero
+	// keeps its default).
+	requestTimeout time.Duration
 }
 
 // configure sizes the connection pool of the clients built from now on for
@@ -38,7 +42,7 @@ type Engines struct {
 func (e *Engines) configure(settings Settings, connections int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.ClusterResourceNamespace, e.connections = settings.ClusterResourceNamespace, connections
+	e.ClusterResourceNamespace, e.connections, e.requestTimeout = settings.ClusterResourceNamespace, connections, settings.EngineRequestTimeout
 	e.endpoints, e.noNamespaced = settings.Endpoints, settings.NoNamespacedEnvironments
 }
 
@@ -86,7 +90,7 @@ func (e *Engines) For(ctx context.Context, c client.Reader, env kargov1.Environm
 		_ = cached.client.Close()
 		delete(e.clients, key)
 	}
-	cli, err := swarm.Connect(ep, swarm.WithRequestObserver(metrics.EngineRequestObserver(environmentName(key))), swarm.WithConnections(e.connections))
+	cli, err := swarm.Connect(ep, swarm.WithRequestObserver(metrics.EngineRequestObserver(environmentName(key))), swarm.WithConnections(e.connections), swarm.WithRequestTimeout(e.requestTimeout))
 	if err != nil {
 		return nil, &swarm.EndpointError{Reason: kargov1.TLSErrorReason, Err: err}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -96,8 +97,13 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, client.IgnoreNotFound(r.Status().Patch(ctx, env, patch))
 	}
 
-	patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
+	base := env.DeepCopyObject().(kargov1.EnvironmentObject)
 	defer func() {
+		patch := client.MergeFrom(base)
+		if !equality.Semantic.DeepEqual(base.EnvironmentStatus().OrphanedOwners, status.OrphanedOwners) {
+			// Stacks add entries as this reconcile removes others.
+			patch = client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+		}
 		if err := r.Status().Patch(ctx, env, patch); err != nil && !apierrors.IsNotFound(err) {
 			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patch status: %w", err)})
 		}
@@ -122,6 +128,7 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		EngineVersion: info.EngineVersion, APIVersion: info.APIVersion,
 	}
 	r.Watchers.Ensure(client.ObjectKeyFromObject(env))
+	r.removeOrphans(ctx, env)
 	if err := r.reconcileNodeLabels(ctx, env); err != nil {
 		markNotReady(&status.Conditions, env.GetGeneration(), kargov1.ApplyFailedReason, swarm.ErrorText(err), false)
 		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "%s", swarm.ErrorText(err))
@@ -134,6 +141,9 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	markReady(&status.Conditions, env.GetGeneration(), message)
 	status.ObservedGeneration = env.GetGeneration()
 	interval := environmentInterval(spec)
+	if len(status.OrphanedOwners) > 0 {
+		interval = min(interval, orphanRetry)
+	}
 	log.V(1).Info("reconciled", "cluster", info.ClusterID, "nodes", info.Nodes, "next", interval)
 	return ctrl.Result{RequeueAfter: jitter(interval)}, nil
 }
@@ -280,9 +290,8 @@ func (r *EnvironmentReconciler) connect(ctx context.Context, env kargov1.Environ
 	if err != nil {
 		return swarm.Info{}, err
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	info, err := cli.Ping(pingCtx)
+	// Bounded by the client's request timeout.
+	info, err := cli.Ping(ctx)
 	if err != nil {
 		var swErr *swarm.EndpointError
 		if errors.As(err, &swErr) {

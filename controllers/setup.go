@@ -56,6 +56,10 @@ type Settings struct {
 	// (--namespaced-environments=false): tenants then deploy only with the
 	// ClusterEnvironments the cluster's administrators made.
 	NoNamespacedEnvironments bool
+	// EngineRequestTimeout bounds each Engine API request but the event
+	// stream; default swarm.DefaultRequestTimeout. A stalled endpoint then
+	// holds a reconcile for that long at most (swarm.WithRequestTimeout).
+	EngineRequestTimeout time.Duration
 }
 
 // InstallationID is the default identity of a Kargo installation: the UID

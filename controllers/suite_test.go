@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	dockerclient "github.com/docker/docker/client"
@@ -33,6 +34,9 @@ var (
 	kubeconfig string
 	// managerCache is the cache of the manager under test.
 	managerCache cache.Cache
+	// engineRequestTimeout bounds each Engine API request of the manager
+	// (TestStalledEndpoint waits for it).
+	engineRequestTimeout = scaled(10 * time.Second)
 )
 
 // TestMain starts a real kube-apiserver (envtest) and the manager once, with
@@ -71,7 +75,7 @@ func run(m *testing.M) int {
 	// The defaults, but for plain TCP: TestTLSEndpoint checks that insecure:
 	// true against a TLS port fails as a TLS error. The endpoint policy has
 	// its own suite (test/tenancy).
-	settings := controllers.Settings{Endpoints: endpoints.Policy{AllowInsecure: true}}
+	settings := controllers.Settings{Endpoints: endpoints.Policy{AllowInsecure: true}, EngineRequestTimeout: engineRequestTimeout}
 	mgr, err := testmanager.Start(cfg, metricsAddr, settings)
 	if err != nil {
 		return fail(err)

@@ -74,6 +74,13 @@ const (
 	NodeLabelConflictReason = "NodeLabelConflict"
 	// DeletingReason: the object is being removed from the Swarm.
 	DeletingReason = "Deleting"
+	// OrphanedReason (a Warning event of a Stack): its finalizer let go
+	// with objects left on the Swarm (deletion policy orphan, or deletion
+	// timed out); the message names them.
+	OrphanedReason = "Orphaned"
+	// OrphansRemovedReason (an event of an Environment): it removed what a
+	// Stack whose deletion timed out had left on the Swarm.
+	OrphansRemovedReason = "OrphansRemoved"
 	// UnusedVariablesReason (a Warning event of an Environment): it sets
 	// variables that no catalog entry or patch of its Stacks reads.
 	UnusedVariablesReason = "UnusedVariables"
@@ -99,6 +106,14 @@ const (
 	// ReconcileRequestAnnotation asks for an immediate reconcile of a Stack;
 	// its value is copied to status.lastHandledReconcileAt when handled.
 	ReconcileRequestAnnotation = "swarm.kargo.io/reconcile-requested-at"
+	// DeletionPolicyAnnotation on a Stack says what its deletion does to its
+	// Swarm objects: unset, they are removed (and a deletion that times
+	// out leaves the rest to its Environment); DeletionPolicyOrphan leaves
+	// them all in place at once.
+	DeletionPolicyAnnotation = "swarm.kargo.io/deletion-policy"
+	// DeletionPolicyOrphan is the value of DeletionPolicyAnnotation that
+	// leaves a deleted Stack's Swarm objects in place.
+	DeletionPolicyOrphan = "orphan"
 	// LogicalNameLabel holds, on a Swarm config, secret or network, the name used in manifests.
 	LogicalNameLabel = "swarm.kargo.io/name"
 	// ManagerLabel holds, on a Swarm object, the identity of the Kargo

@@ -151,6 +151,35 @@ type EnvironmentStatus struct {
 	// +listType=atomic
 	// +optional
 	MissingNodes []string `json:"missingNodes,omitempty"`
+	// orphanedOwners are Stacks deleted while the Swarm did not answer
+	// (their finalizer let go after spec.timeout) with objects left on it.
+	// The Environment removes those objects (never volumes) once its
+	// endpoint answers, then drops the entry. At most 64: the oldest is
+	// dropped first.
+	// +listType=map
+	// +listMapKey=owner
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	OrphanedOwners []OrphanedOwner `json:"orphanedOwners,omitempty"`
+}
+
+// MaxOrphanedOwners bounds EnvironmentStatus.OrphanedOwners.
+const MaxOrphanedOwners = 64
+
+// OrphanedOwner is a deleted Stack whose Swarm objects are still to remove.
+type OrphanedOwner struct {
+	// owner is the value of the objects' swarm.kargo.io/owner label:
+	// <namespace>/<stack>.
+	// +kubebuilder:validation:MaxLength=317
+	// +required
+	Owner string `json:"owner"`
+	// namespace is the Swarm stack namespace of the objects.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// since is when the Stack's finalizer let go.
+	// +required
+	Since metav1.Time `json:"since"`
 }
 
 // SwarmInfo describes a Swarm cluster.

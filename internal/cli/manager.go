@@ -16,6 +16,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/controllers"
+	"github.com/kargo-io/kargo/internal/swarm"
 )
 
 func newManagerCommand() *cobra.Command {
@@ -40,6 +41,7 @@ their Swarms. This is what kargo runs without a subcommand.`,
 	f.IntVar(&flags.settings.MaxConcurrentReconciles, "max-concurrent-reconciles", controllers.DefaultMaxConcurrentReconciles, "how many Environments, Stacks and Services of each kind are reconciled at once (the engine clients keep connections open for them)")
 	f.StringVar(&flags.settings.ClusterResourceNamespace, "cluster-resource-namespace", managerNamespace(), "namespace of the TLS Secrets and variablesFrom sources of ClusterEnvironments (default: $POD_NAMESPACE, the manager's own)")
 	f.StringVar(&flags.settings.ManagerID, "manager-id", "", "identity of this installation on the Swarms (label swarm.kargo.io/manager on every object it creates); default: the UID of the kube-system namespace")
+	f.DurationVar(&flags.settings.EngineRequestTimeout, "engine-request-timeout", swarm.DefaultRequestTimeout, "how long an Engine API request waits for an answer (the event stream excepted): a stalled endpoint holds a reconcile that long at most")
 	f.BoolVar(&flags.leaderElect, "leader-elect", false, "elect a leader so that only one manager replica reconciles")
 	f.Var(&flags.settings.Endpoints.Allowed, "allowed-endpoints", "comma-separated patterns of the Docker endpoints Environments may use: host:port (* within a label of the host), IP:port or CIDR:port ([fd00::/8]:2376), port a number, a range (2376-2380) or *; unix:///path globs (unix:///var/run/*.sock). Empty: any endpoint. A refused Environment is Stalled (EndpointNotAllowed) and never connected to")
 	f.BoolVar(&flags.settings.Endpoints.AllowInsecure, "allow-insecure-endpoints", false, "allow Environments with insecure: true (plain TCP, no TLS: whoever reaches that port controls the Swarm)")

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -60,7 +61,7 @@ func (e *EndpointError) Unwrap() error { return e.Err }
 // Connect builds a client for the endpoint. It does not contact the engine:
 // Ping does, negotiating the API version.
 func Connect(ep Endpoint, opts ...Option) (*Client, error) {
-	o := options{connections: DefaultConnections}
+	o := options{connections: DefaultConnections, timeout: DefaultRequestTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -95,7 +96,7 @@ func Connect(ep Endpoint, opts ...Option) (*Client, error) {
 	c := &Client{api: api, writes: &atomic.Int64{}}
 	// The Docker client wraps the transport it was given; wrapping once more
 	// sees every request, whichever method of the client made it.
-	httpClient.Transport = &instrumentedTransport{next: httpClient.Transport, writes: c.writes, observe: o.observe}
+	httpClient.Transport = &instrumentedTransport{next: httpClient.Transport, writes: c.writes, observe: o.observe, timeout: o.timeout}
 	return c, nil
 }
 
@@ -112,6 +113,24 @@ type Option func(*options)
 type options struct {
 	observe     RequestObserver
 	connections int
+	timeout     time.Duration
+}
+
+// DefaultRequestTimeout is how long a Client waits for the engine's answer
+// to a request by default.
+const DefaultRequestTimeout = 30 * time.Second
+
+// WithRequestTimeout bounds every request but the event stream (which
+// lasts as long as its subscription; TCP keepalives watch it): a request
+// without an answer after d fails. For d after that, the other requests
+// fail at once, but a ping: a stalled endpoint holds no more reconciles
+// than those already waiting on it. Any answer ends that.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.timeout = d
+		}
+	}
 }
 
 // DefaultConnections is how many connections to the engine a Client keeps
@@ -224,20 +243,48 @@ func classify(err error) error {
 }
 
 // instrumentedTransport sees every request of a Client: it counts writes,
-// reports each request to the observer, and refuses answers that do not
-// come from a Docker Engine (checkDocker).
+// reports each request to the observer, refuses answers that do not come
+// from a Docker Engine (checkDocker), and bounds each request but the
+// event stream by timeout (see WithRequestTimeout).
 type instrumentedTransport struct {
 	next    http.RoundTripper
 	writes  *atomic.Int64
 	observe RequestObserver
+	timeout time.Duration
+	// silentUntil (Unix nanoseconds) is when requests are sent again
+	// after one got no answer within timeout.
+	silentUntil atomic.Int64
 }
 
 func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	stream := strings.HasSuffix(req.URL.Path, "/events")
+	if !stream && !strings.HasSuffix(req.URL.Path, "/_ping") && time.Now().UnixNano() < t.silentUntil.Load() {
+		return nil, fmt.Errorf("not sent: an earlier request got no answer within %s", t.timeout)
+	}
+	cancel := context.CancelFunc(func() {})
+	if !stream {
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(req.Context(), t.timeout)
+		req = req.WithContext(ctx)
+	}
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		t.writes.Add(1)
 	}
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
+	switch {
+	case err == nil:
+		t.silentUntil.Store(0)
+		// The deadline covers the body too; reading it to the end or
+		// closing it releases the timer.
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	case errors.Is(req.Context().Err(), context.DeadlineExceeded):
+		cancel()
+		t.silentUntil.Store(time.Now().Add(t.timeout).UnixNano())
+		err = fmt.Errorf("no answer within %s: %w", t.timeout, err)
+	default:
+		cancel()
+	}
 	if t.observe != nil {
 		code := 0
 		if resp != nil {
@@ -259,6 +306,18 @@ func (t *instrumentedTransport) RoundTrip(req *http.Request) (*http.Response, er
 		return nil, err
 	}
 	return resp, nil
+}
+
+// cancelOnClose ends a request's deadline when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // operation names a request by method and resource, without API version or
