@@ -38,10 +38,10 @@ var (
 	// Kargo marks what it owns and the hash of the desired spec;
 	// networks, configs and secrets also carry their logical name.
 	kargoOwnLabels = map[string][]string{
-		"service": {kargov1.OwnerLabel, kargov1.SpecHashLabel},
-		"network": {kargov1.OwnerLabel, kargov1.LogicalNameLabel},
-		"config":  {kargov1.OwnerLabel, kargov1.LogicalNameLabel},
-		"secret":  {kargov1.OwnerLabel, kargov1.LogicalNameLabel},
+		"service": {kargov1.OwnerLabel, kargov1.ManagerLabel, kargov1.SpecHashLabel},
+		"network": {kargov1.OwnerLabel, kargov1.ManagerLabel, kargov1.LogicalNameLabel},
+		"config":  {kargov1.OwnerLabel, kargov1.ManagerLabel, kargov1.LogicalNameLabel},
+		"secret":  {kargov1.OwnerLabel, kargov1.ManagerLabel, kargov1.LogicalNameLabel},
 	}
 )
 

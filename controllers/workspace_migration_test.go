@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -200,11 +201,13 @@ func (f *fixture) runningContainer(service string) string {
 	return id
 }
 
-// cleanupMigration deletes the migrated Stacks, then what the old tool
-// left: its stack if still there, the volumes, the shared network.
+// cleanupMigration deletes the migrated Stacks, last first (each depends
+// on the one before it, and a Stack is deleted after those that depend on
+// it), then what the old tool left: its stack if still there, the volumes,
+// the shared network.
 func (f *fixture) cleanupMigration(backNetwork string, stacks ...string) {
 	g := NewWithT(f.t)
-	for _, name := range stacks {
+	for _, name := range slices.Backward(stacks) {
 		stack := &kargov1.Stack{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace}}
 		if err := k8sDelete(f, stack); client.IgnoreNotFound(err) != nil {
 			f.t.Errorf("cleanup: delete Stack %s: %v", name, err)
