@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -55,14 +54,6 @@ func getEnvironment(ctx context.Context, c client.Reader, key types.NamespacedNa
 		return nil, err
 	}
 	return env, nil
-}
-
-// describeEnvironment is how messages name an Environment or ClusterEnvironment.
-func describeEnvironment(key types.NamespacedName) string {
-	if key.Namespace == "" {
-		return fmt.Sprintf("clusterenvironment %s", key.Name)
-	}
-	return fmt.Sprintf("environment %s", key.Name)
 }
 
 // sourceNamespace is where the ConfigMaps and Secrets an Environment names

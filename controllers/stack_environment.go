@@ -25,7 +25,7 @@ func (e notAllowedError) Unwrap() error { return e.error }
 // client: nothing is asked of that Swarm.
 func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope) error {
 	key := stackEnvironmentKey(s.stack)
-	what := describeEnvironment(key)
+	what := s.stack.Spec.EnvironmentRef.String()
 	env, err := getEnvironment(ctx, r.Client, key)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)

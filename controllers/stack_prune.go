@@ -103,7 +103,7 @@ func (r *StackReconciler) reconcileDelete(ctx context.Context, s *stackScope) (c
 			// The Swarm is unreachable: keep the finalizer until the timeout.
 			return failed(err)
 		}
-		r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, kargov1.EnvironmentNotReadyReason, "%s is gone: Swarm objects of this stack are left in place", describeEnvironment(key))
+		r.Recorder.Eventf(s.stack, corev1.EventTypeWarning, kargov1.EnvironmentNotReadyReason, "%s is gone: Swarm objects of this stack are left in place", s.stack.Spec.EnvironmentRef.String())
 		controllerutil.RemoveFinalizer(s.stack, kargov1.Finalizer)
 		return ctrl.Result{}, r.Update(ctx, s.stack)
 	}
@@ -157,7 +157,7 @@ func (r *StackReconciler) abandon(ctx context.Context, s *stackScope, cause stri
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("record objects left on the Swarm: %w", err)
 		}
-		message += fmt.Sprintf("; %s removes them once its endpoint answers", describeEnvironment(stackEnvironmentKey(s.stack)))
+		message += fmt.Sprintf("; %s removes them once its endpoint answers", s.stack.Spec.EnvironmentRef.String())
 		if dropped != "" {
 			message += fmt.Sprintf(" (its record is full: it no longer retries %s)", dropped)
 		}
@@ -195,7 +195,7 @@ func (r *StackReconciler) recordOrphans(ctx context.Context, s *stackScope, name
 		dropped = ""
 		env, err := getEnvironment(ctx, r.APIReader, key)
 		if err != nil {
-			return fmt.Errorf("%s: %w", describeEnvironment(key), err)
+			return fmt.Errorf("%s: %w", s.stack.Spec.EnvironmentRef.String(), err)
 		}
 		patch := client.MergeFromWithOptions(env.DeepCopyObject().(client.Object), client.MergeFromWithOptimisticLock{})
 		owners := &env.EnvironmentStatus().OrphanedOwners

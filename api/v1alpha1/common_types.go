@@ -38,6 +38,15 @@ type EnvironmentReference struct {
 // IsCluster tells whether the reference names a ClusterEnvironment.
 func (r EnvironmentReference) IsCluster() bool { return r.Kind == ClusterEnvironmentKind }
 
+// String is how messages name the referent: "environment <name>" or
+// "clusterenvironment <name>" (an unset kind is the default, Environment).
+func (r EnvironmentReference) String() string {
+	if r.IsCluster() {
+		return "clusterenvironment " + r.Name
+	}
+	return "environment " + r.Name
+}
+
 // KeySelector selects one key of a ConfigMap or Secret in the same namespace.
 type KeySelector struct {
 	// name of the ConfigMap or Secret.

@@ -489,7 +489,7 @@ func (d *differ) stack(stack *kargov1.Stack) error {
 		env, key, sources = &kargov1.ClusterEnvironment{}, types.NamespacedName{Name: ref.Name}, d.engines.ClusterResourceNamespace
 	}
 	if err := d.reader.Get(d.ctx, key, env); err != nil {
-		return fmt.Errorf("%s %s: %w", strings.ToLower(ref.Kind), ref.Name, err)
+		return fmt.Errorf("%s: %w", ref, err)
 	}
 	out, err := desired.Render(stack, env, desired.Data(d.ctx, d.reader, sources))
 	if err != nil {
@@ -579,7 +579,7 @@ func (d *differ) rendered(stack *kargov1.Stack, objects, rendered []kargov1.Serv
 func (d *differ) swarmServices(stack *kargov1.Stack, env kargov1.EnvironmentObject, renderedConfigs map[string][]byte, services, objects []kargov1.Service) error {
 	engine, err := d.engines.For(d.ctx, d.reader, env)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", strings.ToLower(env.EnvironmentReference().Kind), env.GetName(), err)
+		return fmt.Errorf("%s: %w", env.EnvironmentReference(), err)
 	}
 	d.used = append(d.used, client.ObjectKeyFromObject(env))
 	ns := desired.Namespace(stack)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	corev1 "k8s.io/api/core/v1"
@@ -86,7 +85,7 @@ func Render(stack *v1alpha1.Stack, env v1alpha1.EnvironmentObject, get overlay.D
 	}
 	vars, err := overlay.EnvironmentVariables(env.EnvironmentSpec(), get)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", strings.ToLower(env.EnvironmentReference().Kind), env.GetName(), err)
+		return nil, fmt.Errorf("%s: %w", env.EnvironmentReference(), err)
 	}
 	return overlay.Render(overlay.Input{Stack: stack, Variables: vars})
 }
