@@ -84,6 +84,27 @@ const (
 	// UnusedVariablesReason (a Warning event of an Environment): it sets
 	// variables that no catalog entry or patch of its Stacks reads.
 	UnusedVariablesReason = "UnusedVariables"
+	// DiscoveryFailedReason: a Warehouse could not read a registry (or its
+	// credentials).
+	DiscoveryFailedReason = "DiscoveryFailed"
+	// NoImagesReason: a Warehouse subscription found no tag to pick.
+	NoImagesReason = "NoImages"
+	// FreightCreatedReason (an event of a Warehouse): a new Freight.
+	FreightCreatedReason = "FreightCreated"
+	// PromotionFailedReason: the last Promotion of a Stage failed.
+	PromotionFailedReason = "PromotionFailed"
+	// PromotingReason: a Promotion of the Stage is running.
+	PromotingReason = "Promoting"
+	// NoFreightReason: no Freight was promoted to the Stage yet.
+	NoFreightReason = "NoFreight"
+	// TargetsNotReadyReason: a target Stack of a Stage is not Ready.
+	TargetsNotReadyReason = "TargetsNotReady"
+	// NotEligibleReason: a Promotion's Freight may not go to its Stage (not
+	// requested, not verified upstream, not approved).
+	NotEligibleReason = "NotEligible"
+	// RolledBackPromotionReason (an event of a Stage): the previous
+	// Freight is promoted back after a failed verification.
+	RolledBackPromotionReason = "RollingBack"
 )
 
 // ServiceStackRefField is the field selector on a Service's stackRef
@@ -122,4 +143,28 @@ const (
 	// management clusters sharing a Swarm never take or prune each other's
 	// objects. Objects without it (made before it existed) belong to any.
 	ManagerLabel = "swarm.kargo.io/manager"
+	// PromotionLabel marks the Swarm service of a Promotion's verification
+	// job: "<k8s-namespace>/<promotion>".
+	PromotionLabel = "swarm.kargo.io/promotion"
+	// PromotionCauseLabel says why a Promotion was made: PromotionCauseManual
+	// (a person, kargo promote), PromotionCauseAuto (spec.autoPromotion) or
+	// PromotionCauseRollback (after a failed verification).
+	PromotionCauseLabel = "swarm.kargo.io/promotion-cause"
+	// StageLabel names, on a Promotion, its Stage (to list them by Stage).
+	StageLabel = "swarm.kargo.io/stage"
+	// AliasLabel holds, on a Freight, its alias (to find it by alias).
+	AliasLabel = "swarm.kargo.io/alias"
 )
+
+// Values of PromotionCauseLabel.
+const (
+	PromotionCauseManual   = "Manual"
+	PromotionCauseAuto     = "Auto"
+	PromotionCauseRollback = "Rollback"
+)
+
+// PromoteVerb is the custom RBAC verb, on stages, that creating a
+// Promotion or approving Freight for a Stage takes (as in Akuity's Kargo):
+// e.g. a Role rule {apiGroups: [swarm.kargo.io], resources: [stages],
+// verbs: [promote]}.
+const PromoteVerb = "promote"

@@ -134,6 +134,22 @@ func TestInvalidManifestsAreRejected(t *testing.T) {
 			[]string{"spec.networks[0]", "an external network is used as it is"}},
 		{"network label taking ownership", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s}\nspec: {environmentRef: {name: e}, networks: [{name: back, labels: {swarm.kargo.io/owner: other/stack}}]}\n",
 			[]string{"spec.networks[0].labels", "labels cannot set swarm.kargo.io/* or com.docker.stack.namespace"}},
+		{"warehouse repoURL with a tag", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Warehouse\nmetadata: {name: w}\nspec: {subscriptions: [{repoURL: '127.0.0.1:5000/app:1.0'}]}\n",
+			[]string{"spec.subscriptions[0].repoURL", "repoURL is a repository without tag or digest"}},
+		{"warehouse Digest strategy without tag", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Warehouse\nmetadata: {name: w}\nspec: {subscriptions: [{repoURL: '127.0.0.1:5000/app', imageSelectionStrategy: Digest}]}\n",
+			[]string{"spec.subscriptions[0]", "imageSelectionStrategy Digest follows a mutable tag: set tag"}},
+		{"warehouse semverConstraint with Lexical", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Warehouse\nmetadata: {name: w}\nspec: {subscriptions: [{repoURL: 'registry.example.com/app', imageSelectionStrategy: Lexical, semverConstraint: ^1.0}]}\n",
+			[]string{"spec.subscriptions[0]", "semverConstraint is only used by imageSelectionStrategy SemVer"}},
+		{"warehouse without subscriptions", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Warehouse\nmetadata: {name: w}\nspec: {subscriptions: []}\n",
+			[]string{"spec.subscriptions", "should have at least 1 items"}},
+		{"freight image by tag only", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Freight\nmetadata: {name: f}\nspec: {origin: {name: w}, images: [{repoURL: app, tag: '1.0', digest: latest}]}\n",
+			[]string{"spec.images[0].digest", "should match"}},
+		{"stage without sources", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stage\nmetadata: {name: s}\nspec: {requestedFreight: [{origin: {name: w}, sources: {}}], targets: [{stack: app}]}\n",
+			[]string{"spec.requestedFreight[0]", "sources: set direct: true or name upstream stages"}},
+		{"stage without targets", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stage\nmetadata: {name: s}\nspec: {requestedFreight: [{origin: {name: w}, sources: {direct: true}}]}\n",
+			[]string{"spec.targets", "Required value"}},
+		{"promotion without freight", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\nspec: {stage: test}\n",
+			[]string{"spec.freight", "Required value"}},
 		{"stack without environmentRef", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Stack\nmetadata: {name: s}\nspec: {}\n",
 			[]string{"spec.environmentRef", "Required value"}},
 	}
@@ -191,6 +207,16 @@ func TestImmutableFields(t *testing.T) {
 				_ = unstructured.SetNestedField(u.Object, "ClusterEnvironment", "spec", "environmentRef", "kind")
 			},
 			[]string{"spec.environmentRef", "environmentRef is immutable"}},
+		{"freight spec", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Freight\nmetadata: {name: f}\nalias: sleepy-otter\nspec: {origin: {name: w}, images: [{repoURL: app, tag: '1.0', digest: 'sha256:" + strings.Repeat("a", 64) + "'}]}\n",
+			func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedSlice(u.Object, []any{map[string]any{"repoURL": "app", "tag": "1.0", "digest": "sha256:" + strings.Repeat("b", 64)}}, "spec", "images")
+			},
+			[]string{"spec", "the spec of a Freight is immutable"}},
+		{"promotion spec", "apiVersion: swarm.kargo.io/v1alpha1\nkind: Promotion\nmetadata: {name: p}\nspec: {stage: test, freight: f}\n",
+			func(u *unstructured.Unstructured) {
+				_ = unstructured.SetNestedField(u.Object, "prod", "spec", "stage")
+			},
+			[]string{"spec", "the spec of a Promotion is immutable"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
