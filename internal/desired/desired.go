@@ -91,12 +91,16 @@ func Render(stack *v1alpha1.Stack, env v1alpha1.EnvironmentObject, get overlay.D
 }
 
 // Services are the Services a Stack deploys: the Service objects naming it
-// that it did not render (hand-written, and not being deleted), then the
-// ones it rendered.
+// that it did not render (hand-written, and not being deleted), with the
+// Stack's spec.images applied, then the ones it rendered (applied by the
+// render).
 func Services(stack *v1alpha1.Stack, objects, rendered []v1alpha1.Service) []v1alpha1.Service {
 	services := slices.DeleteFunc(slices.Clone(objects), func(svc v1alpha1.Service) bool {
 		return !svc.DeletionTimestamp.IsZero() || metav1.IsControlledBy(&svc, stack)
 	})
+	for i := range services {
+		services[i].Spec.Image = overlay.OverrideImage(services[i].Spec.Image, stack.Spec.Images)
+	}
 	return append(services, rendered...)
 }
 

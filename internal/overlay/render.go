@@ -15,7 +15,6 @@ import (
 	"io/fs"
 	"path"
 	"sort"
-	"strings"
 
 	_ "embed"
 
@@ -38,9 +37,7 @@ var serviceSchema []byte
 
 // fieldSpecs teaches kustomize's images and replicas transformers where a
 // Kargo Service keeps them.
-const fieldSpecs = `images:
-- {path: spec/image, group: swarm.kargo.io, kind: Service}
-replicas:
+const fieldSpecs = `replicas:
 - {path: spec/replicas, group: swarm.kargo.io, kind: Service, create: true}
 `
 
@@ -180,19 +177,26 @@ func Render(in Input) (*Output, error) {
 	return out, nil
 }
 
-// transform applies the Stack's images and replicas to the substituted
-// Services: kustomize matches image names only once ${VAR}s are resolved.
+// transform applies the Stack's images (OverrideImage) and replicas
+// (kustomize) to the substituted Services: image names match only once
+// ${VAR}s are resolved.
 func transform(mem filesys.FileSystem, stack *v1alpha1.Stack, services []map[string]any) ([]map[string]any, error) {
-	if len(stack.Spec.Images) == 0 && len(stack.Spec.Replicas) == 0 {
-		return services, nil
-	}
-	k := types.Kustomization{Resources: []string{"services.yaml"}, Configurations: []string{"fieldspecs.yaml"}}
 	for i, img := range stack.Spec.Images {
 		if !anyImageNamed(services, img.Name) {
 			return nil, fmt.Errorf("spec.images[%d]: no catalog service uses image %q", i, img.Name)
 		}
-		k.Images = append(k.Images, types.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
 	}
+	for _, obj := range services {
+		if spec, ok := obj["spec"].(map[string]any); ok {
+			if image, ok := spec["image"].(string); ok {
+				spec["image"] = OverrideImage(image, stack.Spec.Images)
+			}
+		}
+	}
+	if len(stack.Spec.Replicas) == 0 {
+		return services, nil
+	}
+	k := types.Kustomization{Resources: []string{"services.yaml"}, Configurations: []string{"fieldspecs.yaml"}}
 	for i, r := range stack.Spec.Replicas {
 		if !anyNamed(services, r.Name) {
 			return nil, fmt.Errorf("spec.replicas[%d]: no catalog service named %q", i, r.Name)
@@ -216,7 +220,7 @@ func transform(mem filesys.FileSystem, stack *v1alpha1.Stack, services []map[str
 	}
 	transformed, err := build(mem, "/transform", k)
 	if err != nil {
-		return nil, fmt.Errorf("spec.images, spec.replicas: %w", err)
+		return nil, fmt.Errorf("spec.replicas: %w", err)
 	}
 	out := make([]map[string]any, 0, len(services))
 	for _, res := range transformed.Resources() {
@@ -377,22 +381,11 @@ func anyNamed(services []map[string]any, name string) bool {
 
 func anyImageNamed(services []map[string]any, name string) bool {
 	for _, obj := range services {
-		if imageName(unstructuredString(obj, "spec", "image")) == name {
+		if ImageName(unstructuredString(obj, "spec", "image")) == name {
 			return true
 		}
 	}
 	return false
-}
-
-// imageName is an image reference without tag or digest.
-func imageName(ref string) string {
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		ref = ref[:i]
-	}
-	return ref
 }
 
 func catalogOf(stack *v1alpha1.Stack, service string) string {
