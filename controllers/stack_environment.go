@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/desired"
@@ -19,40 +20,12 @@ type notAllowedError struct{ error }
 
 func (e notAllowedError) Unwrap() error { return e.error }
 
-// resolveEnvironment fetches the Stack's Environment or ClusterEnvironment,
-// which must allow the Stack's namespace and be Ready (unless the Stack is
-// being deleted), and its engine client. A namespace not allowed gets no
-// client: nothing is asked of that Swarm.
+// resolveEnvironment fetches the Stack's Environment or ClusterEnvironment
+// and its engine client (stackEngine).
 func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope) error {
-	key := stackEnvironmentKey(s.stack)
-	what := s.stack.Spec.EnvironmentRef.String()
-	env, err := getEnvironment(ctx, r.Client, key)
+	env, engine, err := stackEngine(ctx, r.Client, r.Engines, s.stack)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if cenv, ok := env.(*kargov1.ClusterEnvironment); ok && s.stack.DeletionTimestamp.IsZero() {
-		if err := r.checkAllowed(ctx, cenv, s.stack.Namespace); err != nil {
-			return err
-		}
-	}
-	// A suspended Environment suspends its Stacks; their deletion goes on.
-	if s.stack.DeletionTimestamp.IsZero() && env.EnvironmentSpec().Suspend {
-		return environmentSuspendedError{what: what}
-	}
-	// A Stack being deleted uses its Environment whatever its condition
-	// (an Environment being deleted waits for its Stacks, Ready=False):
-	// an unreachable endpoint fails the engine calls and keeps the finalizer.
-	status := env.EnvironmentStatus()
-	if s.stack.DeletionTimestamp.IsZero() && !meta.IsStatusConditionTrue(status.Conditions, kargov1.ReadyCondition) {
-		msg := "not reconciled yet"
-		if c := meta.FindStatusCondition(status.Conditions, kargov1.ReadyCondition); c != nil {
-			msg = c.Message
-		}
-		return fmt.Errorf("%s is not Ready: %s", what, msg)
-	}
-	engine, err := r.Engines.For(ctx, r.Client, env)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return err
 	}
 	s.env, s.engine = env, engine
 	s.objects = swarm.StackObjects{
@@ -64,12 +37,51 @@ func (r *StackReconciler) resolveEnvironment(ctx context.Context, s *stackScope)
 	return nil
 }
 
+// stackEngine fetches a Stack's Environment or ClusterEnvironment, which
+// must allow the Stack's namespace and be Ready (unless the Stack is being
+// deleted), and its engine client. A namespace not allowed gets no client:
+// nothing is asked of that Swarm. The Stack reconciler and the Promotion
+// reconciler (verification) reach a Stack's Swarm through it.
+func stackEngine(ctx context.Context, c client.Client, engines *Engines, stack *kargov1.Stack) (kargov1.EnvironmentObject, *swarm.Client, error) {
+	key := stackEnvironmentKey(stack)
+	what := stack.Spec.EnvironmentRef.String()
+	env, err := getEnvironment(ctx, c, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if cenv, ok := env.(*kargov1.ClusterEnvironment); ok && stack.DeletionTimestamp.IsZero() {
+		if err := checkAllowed(ctx, c, cenv, stack.Namespace); err != nil {
+			return nil, nil, err
+		}
+	}
+	// A suspended Environment suspends its Stacks; their deletion goes on.
+	if stack.DeletionTimestamp.IsZero() && env.EnvironmentSpec().Suspend {
+		return nil, nil, environmentSuspendedError{what: what}
+	}
+	// A Stack being deleted uses its Environment whatever its condition
+	// (an Environment being deleted waits for its Stacks, Ready=False):
+	// an unreachable endpoint fails the engine calls and keeps the finalizer.
+	status := env.EnvironmentStatus()
+	if stack.DeletionTimestamp.IsZero() && !meta.IsStatusConditionTrue(status.Conditions, kargov1.ReadyCondition) {
+		msg := "not reconciled yet"
+		if c := meta.FindStatusCondition(status.Conditions, kargov1.ReadyCondition); c != nil {
+			msg = c.Message
+		}
+		return nil, nil, fmt.Errorf("%s is not Ready: %s", what, msg)
+	}
+	engine, err := engines.For(ctx, c, env)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return env, engine, nil
+}
+
 // checkAllowed tells whether a namespace may use a ClusterEnvironment, by
 // its name or its labels (read from the metadata cache).
-func (r *StackReconciler) checkAllowed(ctx context.Context, env *kargov1.ClusterEnvironment, namespace string) error {
+func checkAllowed(ctx context.Context, c client.Reader, env *kargov1.ClusterEnvironment, namespace string) error {
 	ns := &metav1.PartialObjectMetadata{}
 	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := r.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
+	if err := c.Get(ctx, types.NamespacedName{Name: namespace}, ns); err != nil {
 		return fmt.Errorf("namespace %s: %w", namespace, err)
 	}
 	allowed, err := env.Spec.AllowedNamespaces.Allows(namespace, ns.Labels)

@@ -49,10 +49,28 @@ var (
 		Name: "kargo_engine_event_stream_connected",
 		Help: "1 while the Docker events subscription of an Environment is open.",
 	}, []string{"environment"})
+
+	promotions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kargo_promotions_total",
+		Help: "Promotions that ended, by Stage and phase (Succeeded, Failed, Errored).",
+	}, []string{"namespace", "stage", "phase"})
+
+	promotionDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "kargo_promotion_duration_seconds",
+		Help:    "Time from a Promotion's start (its turn came) to its end, soak and verification job included, by Stage.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+	}, []string{"namespace", "stage"})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(engineRequests, engineRequestDuration, driftCorrections, stackReady, stackConvergence, stackReconcileDuration, eventStreamConnected)
+	ctrlmetrics.Registry.MustRegister(engineRequests, engineRequestDuration, driftCorrections, stackReady, stackConvergence, stackReconcileDuration, eventStreamConnected,
+		promotions, promotionDuration)
+}
+
+// PromotionEnded counts a Promotion that ended and records how long it ran.
+func PromotionEnded(namespace, stage, phase string, took time.Duration) {
+	promotions.WithLabelValues(namespace, stage, phase).Inc()
+	promotionDuration.WithLabelValues(namespace, stage).Observe(took.Seconds())
 }
 
 // EngineRequestObserver returns the observer of one Environment's Engine
