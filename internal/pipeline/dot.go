@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/kargo-io/kargo/internal/table"
 )
 
 // Fill colours of Stage nodes by health.
@@ -32,7 +34,7 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 			fmt.Fprintf(&b, "\t%s [label=%s, style=\"rounded,dashed\"];\n", id(Ref{StageKind, s.Name}), quote(s.Name+"\n(not found)"))
 			continue
 		}
-		lines := []string{s.Name, "freight: " + orDash(s.Freight), "health: " + orDash(s.Health), "last promotion: " + orDash(string(s.LastPromotion))}
+		lines := []string{s.Name, "freight: " + table.OrDash(s.Freight), "health: " + table.OrDash(s.Health), "last promotion: " + table.OrDash(string(s.LastPromotion))}
 		if s.Auto {
 			lines = append(lines, "auto-promotion")
 		}

@@ -1,12 +1,12 @@
 package pipeline
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/kargo-io/kargo/internal/table"
 )
 
 // WriteText writes the graph as a tree, one row per node, from the
@@ -17,8 +17,7 @@ import (
 // Warehouses, a Stage below another names those whose Freight comes
 // along that edge.
 func (g *Graph) WriteText(w io.Writer) error {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	tw := table.New(w)
 	t := textWriter{g: g, w: tw, written: map[string]bool{}}
 	fmt.Fprintln(tw, "STAGE\tFREIGHT\tHEALTH\tLAST PROMOTION\tAUTO")
 	for _, name := range g.Warehouses {
@@ -34,16 +33,7 @@ func (g *Graph) WriteText(w io.Writer) error {
 			}
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	// Rows of Warehouses and of Stages written before end in blank cells.
-	for line := range strings.Lines(buf.String()) {
-		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tw.Flush()
 }
 
 type textWriter struct {
@@ -92,15 +82,8 @@ func (t *textWriter) row(s *Stage, label string, path []string) bool {
 		if s.Auto {
 			auto = "yes"
 		}
-		fmt.Fprintf(t.w, "%s\t%s\t%s\t%s\t%s\n", label, orDash(s.Freight), orDash(s.Health), orDash(string(s.LastPromotion)), auto)
+		fmt.Fprintf(t.w, "%s\t%s\t%s\t%s\t%s\n", label, table.OrDash(s.Freight), table.OrDash(s.Health), table.OrDash(string(s.LastPromotion)), auto)
 	}
 	t.written[s.Name] = true
 	return true
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -101,3 +101,22 @@ func orList(names []string) string {
 	}
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
+
+// FreightName is how a Freight is shown to people: its alias, else its
+// name, shortened to 7 characters when it is a long hexadecimal hash (as
+// git shortens commits).
+func FreightName(name, alias string) string {
+	if alias != "" {
+		return alias
+	}
+	return ShortName(name)
+}
+
+// ShortName is a Freight's name shortened to 7 characters when it is a
+// hexadecimal hash longer than 12; other names are kept whole.
+func ShortName(name string) string {
+	if len(name) <= 12 || strings.Trim(name, "0123456789abcdef") != "" {
+		return name
+	}
+	return name[:7]
+}

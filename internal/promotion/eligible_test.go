@@ -136,3 +136,17 @@ func TestNewest(t *testing.T) {
 		})
 	}
 }
+
+func TestFreightName(t *testing.T) {
+	for _, tc := range []struct{ name, alias, want string }{
+		{"3f5a9c0e1d2b4a6978c1e0f2a3b4c5d6e7f80912", "sleepy-otter", "sleepy-otter"},
+		{"3f5a9c0e1d2b4a6978c1e0f2a3b4c5d6e7f80912", "", "3f5a9c0"},
+		{"abcdef0123", "", "abcdef0123"},                     // short: whole
+		{"release-2026-01-02-a", "", "release-2026-01-02-a"}, // not a hash: whole
+		{"3f5a9c0e1d2b4a6978c1e0f2a3b4c5d6e7f8091z", "", "3f5a9c0e1d2b4a6978c1e0f2a3b4c5d6e7f8091z"},
+	} {
+		if got := FreightName(tc.name, tc.alias); got != tc.want {
+			t.Errorf("FreightName(%q, %q) = %q, want %q", tc.name, tc.alias, got, tc.want)
+		}
+	}
+}
