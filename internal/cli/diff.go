@@ -23,8 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -92,8 +90,7 @@ Exit status: 0 when nothing differs, 1 when something does, 2 on error.`,
 	}
 	var o diffOptions
 	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "YAML FILE, or DIR of .yaml/.yml/.json files, of manifests (repeatable; - for stdin)")
-	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig FILE (default: $KUBECONFIG, then ~/.kube/config)")
-	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "", "namespace of the objects that name none (default: the kubeconfig context's)")
+	o.cluster.addFlags(cmd, "namespace of the objects that name none")
 	cmd.Flags().StringVar(&o.clusterResourceNamespace, "cluster-resource-namespace", controllers.DefaultClusterResourceNamespace, "namespace where the manager reads ClusterEnvironments' TLS Secrets and variablesFrom (as its own flag)")
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: 2, err: err} })
 	cmd.Args = func(_ *cobra.Command, args []string) error {
@@ -118,11 +115,13 @@ Exit status: 0 when nothing differs, 1 when something does, 2 on error.`,
 // diffOptions are kargo diff's flags.
 type diffOptions struct {
 	files                    []string
-	kubeconfig, namespace    string
+	cluster                  clusterOptions
 	clusterResourceNamespace string
 }
 
-var diffScheme = func() *runtime.Scheme {
+// clusterScheme holds the kinds the commands read from a cluster:
+// Kubernetes' own and Kargo's.
+var clusterScheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(s))
 	utilruntime.Must(kargov1.AddToScheme(s))
@@ -136,24 +135,13 @@ func runDiff(ctx context.Context, o diffOptions, stdout, stderr io.Writer) (bool
 	if len(o.files) == 0 {
 		return false, errors.New("no file given (-f FILE; kargo diff -h shows the usage)")
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	kc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: o.namespace}})
-	cfg, err := kc.ClientConfig()
+	cluster, namespace, err := o.cluster.connect()
 	if err != nil {
-		return false, fmt.Errorf("kubeconfig: %w", err)
-	}
-	namespace, _, err := kc.Namespace()
-	if err != nil {
-		return false, fmt.Errorf("kubeconfig: %w", err)
+		return false, err
 	}
 	files, err := readManifests(o.files, namespace, stderr)
 	if err != nil {
 		return false, err
-	}
-	cluster, err := client.New(cfg, client.Options{Scheme: diffScheme})
-	if err != nil {
-		return false, fmt.Errorf("kubernetes client: %w", err)
 	}
 	d := &differ{ctx: ctx, files: files, cluster: cluster, reader: layered{files: files, cluster: cluster}, stderr: stderr}
 	d.engines.ClusterResourceNamespace = o.clusterResourceNamespace
@@ -247,7 +235,7 @@ func (m *manifests) add(doc document, u *unstructured.Unstructured, namespace st
 	}
 	// Decoding checks the fields (unknown ones are errors, as kubectl
 	// apply's validation makes them); its messages name fields, never values.
-	typed, err := diffScheme.New(u.GroupVersionKind())
+	typed, err := clusterScheme.New(u.GroupVersionKind())
 	if err != nil {
 		return err
 	}
@@ -288,7 +276,7 @@ type layered struct {
 }
 
 func (l layered) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	gvk, err := apiutil.GVKForObject(obj, diffScheme)
+	gvk, err := apiutil.GVKForObject(obj, clusterScheme)
 	if err != nil {
 		return err
 	}

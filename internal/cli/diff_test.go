@@ -102,6 +102,9 @@ func startDiffEnv() (*diffEnv, error) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if e := promoteEnvStarted; e != nil {
+		e.stop()
+	}
 	if e := diffEnvStarted; e != nil {
 		left, err := testenv.SwarmLeftovers(context.Background(), e.docker, diffPrefix, diffPrefix)
 		e.stop()

@@ -1,6 +1,7 @@
 // Package cli holds the kargo command (cobra): the manager, the
 // subcommands that work offline, without a cluster or a Swarm (render,
-// catalog, convert, completion), and diff.
+// catalog, convert, completion), diff, and the promotion commands
+// (promote, approve, freight, pipeline).
 package cli
 
 import (
@@ -47,7 +48,8 @@ func NewRootCommand() *cobra.Command {
 
 Without a subcommand it runs the manager (the controllers). render, catalog
 and convert work offline, without a cluster or a Swarm; diff compares
-manifests with a cluster and its Swarms.`,
+manifests with a cluster and its Swarms; promote, approve, freight and
+pipeline move Freight between the Stages of a cluster.`,
 		Example: `  # run the controllers against the current kubeconfig
   kargo manager --leader-elect
 
@@ -58,12 +60,17 @@ manifests with a cluster and its Swarms.`,
   kargo convert compose -f docker-compose.yml --stack geo | kubectl apply -f -
 
   # what applying manifests would change in the cluster and on the Swarm
-  kargo diff -f manifests/`,
+  kargo diff -f manifests/
+
+  # the promotion pipeline of a namespace, then promote to prod
+  kargo pipeline -n shop
+  kargo promote -n shop --stage prod --newest --wait`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newManagerCommand(), newRenderCommand(), newCatalogCommand(), newConvertCommand(), newDiffCommand(), newCompletionCommand())
+	root.AddCommand(newManagerCommand(), newRenderCommand(), newCatalogCommand(), newConvertCommand(), newDiffCommand(),
+		newPromoteCommand(), newApproveCommand(), newFreightCommand(), newPipelineCommand(), newCompletionCommand())
 	return root
 }
 
