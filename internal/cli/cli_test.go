@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -27,19 +29,7 @@ var secretValues = []string{
 // golden compares got with testdata/<name>.golden, rewriting it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/cli -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", file, got, want)
-	}
+	testenv.Golden(t, name, got, *update)
 }
 
 func noSecret(t *testing.T, what, text string) {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -31,24 +32,6 @@ func build(t *testing.T, name string) *Graph {
 	return Build(list.Items)
 }
 
-// golden compares got with testdata/<name>.golden, rewriting it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	file := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/pipeline -update to create it)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", file, got, want)
-	}
-}
-
 func TestText(t *testing.T) {
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -56,7 +39,7 @@ func TestText(t *testing.T) {
 			if err := build(t, name).WriteText(&out); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".txt", out.Bytes())
+			testenv.Golden(t, name+".txt", out.Bytes(), *update)
 		})
 	}
 }
@@ -75,7 +58,7 @@ func TestDOT(t *testing.T) {
 			if err := build(t, name).WriteDOT(&out); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".dot", out.Bytes())
+			testenv.Golden(t, name+".dot", out.Bytes(), *update)
 			var svg, stderr bytes.Buffer
 			cmd := exec.Command(dot, "-Tsvg", filepath.Join("testdata", name+".dot.golden"))
 			cmd.Stdout, cmd.Stderr = &svg, &stderr
