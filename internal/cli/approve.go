@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/promotion"
 )
 
 func newApproveCommand() *cobra.Command {
@@ -37,6 +38,8 @@ Approving takes the RBAC verb promote on the Stage.`,
 	o.addFlags(cmd, "namespace of the Stage and the Freight")
 	cmd.Flags().StringVar(&freight, "freight", "", "the Freight to approve, by NAME or ALIAS (required)")
 	cmd.Flags().StringVar(&stage, "stage", "", "the Stage NAME it is approved for (required)")
+	o.completeStages(cmd)
+	o.completeFreight(cmd)
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
 		switch {
@@ -64,6 +67,10 @@ func runApprove(ctx context.Context, k8s client.Client, namespace, freightRef, s
 		return err
 	}
 	what := "freight " + freightString(f)
+	if _, err := promotion.Requested(stage, f); err != nil {
+		// Approval would not make it eligible.
+		return err
+	}
 	if f.IsApprovedFor(stage.Name) {
 		fmt.Fprintf(stdout, "%s already approved for stage %s\n", what, stage.Name)
 		return nil

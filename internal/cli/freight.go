@@ -52,6 +52,7 @@ Freight the Stage holds is marked with * in the CURRENT column.
 	o.addFlags(cmd, "namespace of the Freight")
 	cmd.Flags().StringVar(&stage, "stage", "", "list only the Freight eligible for the Stage NAME, marking the one it holds")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output FORMAT: table, yaml or json")
+	o.completeStages(cmd)
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
 		if !slices.Contains([]string{"table", "yaml", "json"}, output) {
@@ -131,14 +132,19 @@ func writeFreightTable(w io.Writer, freights []kargov1.Freight, markCurrent bool
 			}
 			fmt.Fprintf(tw, "%s\t", mark)
 		}
-		images := make([]string, 0, len(f.Spec.Images))
-		for _, img := range f.Spec.Images {
-			images = append(images, imageString(img))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", table.OrDash(f.Alias), promotion.ShortName(f.Name), strings.Join(images, ", "),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", table.OrDash(f.Alias), promotion.ShortName(f.Name), imagesString(f.Spec.Images),
 			stageList(f.Status.VerifiedIn), stageList(f.Status.ApprovedFor), duration.HumanDuration(now.Sub(f.CreationTimestamp.Time)))
 	}
 	return tw.Flush()
+}
+
+// imagesString lists the images, comma separated, each as imageString.
+func imagesString(images []kargov1.FreightImage) string {
+	out := make([]string, 0, len(images))
+	for _, img := range images {
+		out = append(out, imageString(img))
+	}
+	return strings.Join(out, ", ")
 }
 
 // imageString is repository:tag@sha256:<7 hex digits of the digest>.

@@ -65,6 +65,8 @@ Creating a Promotion takes the RBAC verb promote on the Stage.`,
 	cmd.Flags().BoolVar(&o.wait, "wait", false, "wait until the Promotion ends and print its steps")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "with --wait, how long to wait")
 	cmd.MarkFlagsMutuallyExclusive("freight", "newest")
+	o.cluster.completeStages(cmd)
+	o.cluster.completeFreight(cmd)
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(c *cobra.Command, _ []string) error {
 		switch {

@@ -255,9 +255,25 @@ func TestPromoteErrors(t *testing.T) {
 	f.g.Expect(f.e.k8s.Get(f.ctx, client.ObjectKeyFromObject(f.new), f.new)).To(Succeed())
 	f.g.Expect(f.new.Status.ApprovedFor).To(BeEmpty())
 
+	// Approving Freight of a Warehouse the Stage does not request would
+	// not make it eligible: refused.
+	db := &kargov1.Freight{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: strings.Repeat("d", 40)},
+		Spec: kargov1.FreightSpec{
+			Origin: kargov1.FreightOrigin{Name: "db"},
+			Images: []kargov1.FreightImage{{RepoURL: "127.0.0.1:5000/db", Digest: "sha256:" + strings.Repeat("d", 64)}},
+		},
+	}
+	f.g.Expect(f.e.k8s.Create(f.ctx, db)).To(Succeed())
+	code, _, stderr := f.kargo("approve", "--freight", db.Name, "--stage", "prod")
+	f.g.Expect(code).To(Equal(1))
+	f.g.Expect(stderr).To(Equal("kargo: freight " + db.Name + " comes from Warehouse db, which stage prod does not request (spec.requestedFreight)\n"))
+	f.g.Expect(f.e.k8s.Get(f.ctx, client.ObjectKeyFromObject(db), db)).To(Succeed())
+	f.g.Expect(db.Status.ApprovedFor).To(BeEmpty())
+
 	// Two Freight sharing an alias: the alias names neither.
 	f.freight(strings.Repeat("c", 40), "sleepy-otter", "1.0.3", "c")
-	code, _, stderr := f.kargo("promote", "--stage", "test", "--freight", "sleepy-otter")
+	code, _, stderr = f.kargo("promote", "--stage", "test", "--freight", "sleepy-otter")
 	f.g.Expect(code).To(Equal(1))
 	f.g.Expect(stderr).To(Equal("kargo: freight sleepy-otter: the alias of 2 Freight (" + strings.Repeat("c", 40) + ", " + oldFreight + "): name one\n"))
 }
@@ -419,4 +435,22 @@ func TestPipelineCommand(t *testing.T) {
 	f.g.Expect(code).To(Equal(0), "stderr: %s", stderr)
 	f.g.Expect(out).To(HavePrefix("digraph pipeline {\n"))
 	f.g.Expect(out).To(ContainSubstring("\t\"stage/test\" -> \"stage/prod\";\n\t\"warehouse/app\" -> \"stage/test\";\n"))
+}
+
+// TestPromoteCompletion: the shell completes --stage with the Stages of
+// the namespace and --freight with the aliases of its Freight, newest
+// first, described by their images.
+func TestPromoteCompletion(t *testing.T) {
+	f := newPromoteFixture(t)
+	complete := func(args ...string) string {
+		var out, errb bytes.Buffer
+		code := Main(append([]string{"__complete"}, args...), &out, &errb)
+		f.g.Expect(code).To(Equal(0), "stderr: %s", errb.String())
+		return out.String()
+	}
+	f.g.Expect(complete("promote", "-n", f.namespace, "--kubeconfig", f.e.kubeconfig, "--stage", "")).To(Equal("prod\ntest\n:4\n"))
+	f.g.Expect(complete("approve", "-n", f.namespace, "--kubeconfig", f.e.kubeconfig, "--stage", "prod", "--freight", "")).To(Equal(
+		"brave-heron\t127.0.0.1:5000/app:1.0.2@sha256:bbbbbbb\n" +
+			"sleepy-otter\t127.0.0.1:5000/app:1.0.1@sha256:aaaaaaa\n" +
+			":36\n"))
 }

@@ -23,10 +23,9 @@ func Eligible(stage *v1alpha1.Stage, freight *v1alpha1.Freight) error {
 	if stage.Namespace != freight.Namespace {
 		return fmt.Errorf("freight %s is in namespace %s, stage %s in namespace %s", freight.Name, freight.Namespace, stage.Name, stage.Namespace)
 	}
-	req := Request(stage, freight.Spec.Origin)
-	if req == nil {
-		return fmt.Errorf("freight %s comes from %s %s, which stage %s does not request (spec.requestedFreight)",
-			freight.Name, originKind(freight.Spec.Origin), freight.Spec.Origin.Name, stage.Name)
+	req, err := Requested(stage, freight)
+	if err != nil {
+		return err
 	}
 	if req.Sources.Direct || freight.IsApprovedFor(stage.Name) {
 		return nil
@@ -40,16 +39,18 @@ func Eligible(stage *v1alpha1.Stage, freight *v1alpha1.Freight) error {
 		freight.Name, orList(req.Sources.Stages), stage.Name, stage.Name)
 }
 
-// Request is the Stage's request of Freight from the origin, nil when it
-// requests none from there.
-func Request(stage *v1alpha1.Stage, origin v1alpha1.FreightOrigin) *v1alpha1.FreightRequest {
+// Requested is the Stage's request of Freight from the Freight's origin;
+// the error says the Stage requests none from there.
+func Requested(stage *v1alpha1.Stage, freight *v1alpha1.Freight) (*v1alpha1.FreightRequest, error) {
+	origin := freight.Spec.Origin
 	for i := range stage.Spec.RequestedFreight {
 		req := &stage.Spec.RequestedFreight[i]
 		if req.Origin.Name == origin.Name && originKind(req.Origin) == originKind(origin) {
-			return req
+			return req, nil
 		}
 	}
-	return nil
+	return nil, fmt.Errorf("freight %s comes from %s %s, which stage %s does not request (spec.requestedFreight)",
+		freight.Name, originKind(origin), origin.Name, stage.Name)
 }
 
 // Newest is, of the Freight eligible for the Stage, the one created last;
