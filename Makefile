@@ -25,8 +25,8 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC from the markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+manifests: controller-gen ## Generate CRDs, RBAC and the webhook configuration from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 
 .PHONY: generate
 generate: controller-gen ## Generate deepcopy code.
@@ -112,8 +112,8 @@ build: manifests generate fmt vet ## Build the kargo binary into bin/.
 	go build -o $(LOCALBIN)/kargo .
 
 .PHONY: run
-run: manifests generate fmt vet ## Run the manager against the current kubeconfig.
-	go run . manager
+run: manifests generate fmt vet ## Run the manager against the current kubeconfig (no admission webhook: nothing in the cluster can call it).
+	go run . manager --webhook-port=0
 
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine with network access).

@@ -58,7 +58,7 @@ func run(m *testing.M) int {
 	if docker, err = dockerclient.NewClientWithOpts(dockerclient.WithHost(dockerHost), dockerclient.WithAPIVersionNegotiation()); err != nil {
 		return fail(err)
 	}
-	env, cfg, err := testenv.StartAPIServer()
+	env, _, err := testenv.StartAPIServer()
 	if err != nil {
 		return fail(err)
 	}
@@ -76,7 +76,7 @@ func run(m *testing.M) int {
 	// true against a TLS port fails as a TLS error. The endpoint policy has
 	// its own suite (test/tenancy).
 	settings := controllers.Settings{Endpoints: endpoints.Policy{AllowInsecure: true}, EngineRequestTimeout: engineRequestTimeout}
-	mgr, err := testmanager.Start(cfg, metricsAddr, settings)
+	mgr, err := testmanager.Start(env, metricsAddr, settings)
 	if err != nil {
 		return fail(err)
 	}

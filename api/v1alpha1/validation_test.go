@@ -22,7 +22,8 @@ import (
 var k8s client.Client
 
 func TestMain(m *testing.M) {
-	env, cfg, err := testenv.StartAPIServer()
+	// The schema alone: no manager answers the admission webhook here.
+	env, cfg, err := testenv.StartAPIServer(testenv.WithoutWebhooks)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -39,8 +39,9 @@ func (b *bench) startManager(ctx context.Context, label string) (*manager, error
 	if err != nil {
 		return nil, err
 	}
+	// No admission webhook: the benchmark promotes nothing.
 	args := append([]string{"manager", "--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0",
-		"--pprof-bind-address", pprofAddr}, b.cfg.managerFlags...)
+		"--pprof-bind-address", pprofAddr, "--webhook-port", "0"}, b.cfg.managerFlags...)
 	cmd := exec.Command(b.cfg.kargoBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+b.kubeconfig)
 	cmd.Stdout, cmd.Stderr = log, log

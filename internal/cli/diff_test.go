@@ -77,7 +77,7 @@ func startDiffEnv() (*diffEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, cfg, err := testenv.StartAPIServer()
+	env, _, err := testenv.StartAPIServer()
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func startDiffEnv() (*diffEnv, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	mgr, err := testmanager.Start(cfg, "0", controllers.Settings{})
+	mgr, err := testmanager.Start(env, "0", controllers.Settings{})
 	if err != nil {
 		_ = env.Stop()
 		os.Remove(kubeconfig)

@@ -13,9 +13,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/controllers"
+	"github.com/kargo-io/kargo/internal/admission"
 	"github.com/kargo-io/kargo/internal/swarm"
 )
 
@@ -46,6 +48,8 @@ their Swarms. This is what kargo runs without a subcommand.`,
 	f.Var(&flags.settings.Endpoints.Allowed, "allowed-endpoints", "comma-separated patterns of the Docker endpoints Environments may use: host:port (* within a label of the host), IP:port or CIDR:port ([fd00::/8]:2376), port a number, a range (2376-2380) or *; unix:///path globs (unix:///var/run/*.sock). Empty: any endpoint. A refused Environment is Stalled (EndpointNotAllowed) and never connected to")
 	f.BoolVar(&flags.settings.Endpoints.AllowInsecure, "allow-insecure-endpoints", false, "allow Environments with insecure: true (plain TCP, no TLS: whoever reaches that port controls the Swarm)")
 	f.BoolVar(&flags.namespacedEnvironments, "namespaced-environments", true, "use namespaced Environments; false refuses them (Stalled, NamespacedEnvironmentsDisabled): Stacks then deploy only with ClusterEnvironments")
+	f.IntVar(&flags.webhookPort, "webhook-port", 9443, "port of the admission webhook that checks who may promote (Promotions, Freight approvals); 0 serves none: outside a cluster, where no API server calls it")
+	f.StringVar(&flags.webhookCertDir, "webhook-cert-dir", defaultWebhookCertDir, "directory of the webhook's serving certificate, tls.crt and tls.key (config/default mounts cert-manager's Secret there)")
 	f.StringVar(&flags.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the namespace the manager runs in (needed outside a cluster)")
 	goFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	flags.zap.BindFlags(goFlags)
@@ -61,6 +65,8 @@ type managerFlags struct {
 	// the zero Settings are the defaults.
 	namespacedEnvironments  bool
 	leaderElectionNamespace string
+	webhookPort             int
+	webhookCertDir          string
 	settings                controllers.Settings
 	zap                     zap.Options
 }
@@ -69,6 +75,9 @@ func runManager(flags *managerFlags) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&flags.zap)))
 	if n := flags.settings.MaxConcurrentReconciles; n < 1 {
 		return fmt.Errorf("--max-concurrent-reconciles must be at least 1, not %d", n)
+	}
+	if p := flags.webhookPort; p < 0 || p > 65535 {
+		return fmt.Errorf("--webhook-port must be a port number, or 0 for no webhook, not %d", p)
 	}
 	flags.settings.NoNamespacedEnvironments = !flags.namespacedEnvironments
 
@@ -84,6 +93,7 @@ func runManager(flags *managerFlags) error {
 		LeaderElection:          flags.leaderElect,
 		LeaderElectionID:        "kargo-manager.swarm.kargo.io",
 		LeaderElectionNamespace: flags.leaderElectionNamespace,
+		WebhookServer:           webhook.NewServer(webhook.Options{Port: flags.webhookPort, CertDir: flags.webhookCertDir}),
 	}))
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -97,10 +107,22 @@ func runManager(flags *managerFlags) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
+	if flags.webhookPort != 0 {
+		admission.Register(mgr)
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return err
+		}
+	} else {
+		ctrl.Log.WithName("setup").Info("serving no admission webhook (--webhook-port=0): an API server that calls it refuses Promotions and approvals")
+	}
 	ctrl.Log.WithName("setup").Info("starting manager", "allowedEndpoints", flags.settings.Endpoints.Allowed.String(),
 		"allowInsecureEndpoints", flags.settings.Endpoints.AllowInsecure, "namespacedEnvironments", flags.namespacedEnvironments)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
+
+// defaultWebhookCertDir is controller-runtime's default, where
+// config/default mounts the webhook's certificate.
+const defaultWebhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
 
 // managerNamespace is the manager's namespace as the Deployment tells it
 // (POD_NAMESPACE, from the downward API), or the default one.

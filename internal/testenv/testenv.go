@@ -35,7 +35,10 @@ func RepoRoot() (string, error) {
 }
 
 // StartAPIServer starts etcd and kube-apiserver from KUBEBUILDER_ASSETS with
-// Kargo's CRDs installed; configure, if any, adjusts the environment first.
+// Kargo's CRDs and admission webhooks installed (config/webhook, calling
+// env.WebhookInstallOptions' LocalServingHost and LocalServingPort, with a
+// certificate of LocalServingCertDir: what testmanager.Start serves);
+// configure, if any, adjusts the environment first.
 func StartAPIServer(configure ...func(*envtest.Environment)) (*envtest.Environment, *rest.Config, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -54,6 +57,10 @@ func StartAPIServer(configure ...func(*envtest.Environment)) (*envtest.Environme
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			Paths:            []string{filepath.Join(root, "config", "webhook", "manifests.yaml")},
+			LocalServingHost: "127.0.0.1",
+		},
 	}
 	for _, c := range configure {
 		c(env)
@@ -63,6 +70,13 @@ func StartAPIServer(configure ...func(*envtest.Environment)) (*envtest.Environme
 		return nil, nil, fmt.Errorf("start envtest: %w", err)
 	}
 	return env, cfg, nil
+}
+
+// WithoutWebhooks configures StartAPIServer to install no admission
+// webhook: for suites that test the schema (CRD validation) and run no
+// manager to answer the webhook, which refuses Promotions unanswered.
+func WithoutWebhooks(env *envtest.Environment) {
+	env.WebhookInstallOptions = envtest.WebhookInstallOptions{}
 }
 
 // DockerHost returns DOCKER_HOST after checking that it answers and is a

@@ -7,19 +7,22 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/controllers"
+	"github.com/kargo-io/kargo/internal/admission"
 )
 
 // Manager is Kargo's manager running in the test process against an
@@ -38,14 +41,24 @@ type Manager struct {
 }
 
 // Start starts every Kargo controller (controllers.SetupAll with settings)
-// on cfg, serving metrics on metricsAddr ("0": none), and logs at the level
-// KARGO_TEST_LOGS asks for (errors only when unset).
-func Start(cfg *rest.Config, metricsAddr string, settings controllers.Settings) (*Manager, error) {
+// on env's API server, serving metrics on metricsAddr ("0": none), and logs
+// at the level KARGO_TEST_LOGS asks for (errors only when unset). When env
+// installed webhooks (testenv.StartAPIServer does), the manager serves
+// Kargo's admission webhooks where env told the API server to call them,
+// and Start returns once they answer: a test's first Promotion is
+// admitted, not refused for want of a webhook.
+func Start(env *envtest.Environment, metricsAddr string, settings controllers.Settings) (*Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(LogLevel())))
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = kargov1.AddToScheme(scheme)
-	mgr, err := ctrl.NewManager(cfg, controllers.ManagerOptions(ctrl.Options{Scheme: scheme, Metrics: metricsserver.Options{BindAddress: metricsAddr}}))
+	hooks := env.WebhookInstallOptions
+	serveWebhooks := hooks.LocalServingPort != 0
+	mgr, err := ctrl.NewManager(env.Config, controllers.ManagerOptions(ctrl.Options{
+		Scheme:        scheme,
+		Metrics:       metricsserver.Options{BindAddress: metricsAddr},
+		WebhookServer: webhook.NewServer(webhook.Options{Host: hooks.LocalServingHost, Port: hooks.LocalServingPort, CertDir: hooks.LocalServingCertDir}),
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("new manager: %w", err)
 	}
@@ -53,7 +66,10 @@ func Start(cfg *rest.Config, metricsAddr string, settings controllers.Settings) 
 	if err := controllers.SetupAll(mgr, m.Engines, settings); err != nil {
 		return nil, fmt.Errorf("set up controllers: %w", err)
 	}
-	if m.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if serveWebhooks {
+		admission.Register(mgr)
+	}
+	if m.Client, err = client.New(env.Config, client.Options{Scheme: scheme}); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	var ctx context.Context
@@ -64,7 +80,34 @@ func Start(cfg *rest.Config, metricsAddr string, settings controllers.Settings) 
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
+	if serveWebhooks {
+		if err := waitServing(mgr.GetWebhookServer(), m.done); err != nil {
+			m.Stop()
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// waitServing waits until the webhook server accepts TLS connections, or
+// the manager stopped.
+func waitServing(server webhook.Server, stopped <-chan struct{}) error {
+	check := server.StartedChecker()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := check(nil)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-stopped:
+			return fmt.Errorf("the manager stopped before its webhook server answered: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the webhook server does not answer: %w", err)
+		}
+	}
 }
 
 // Stop stops the manager and waits until it has.

@@ -46,7 +46,9 @@ func startManager(t *testing.T, name string, withMetrics bool, args ...string) *
 		}
 		m.metricsAddr = addr
 	}
-	m.args = append([]string{"manager", "--metrics-bind-address", m.metricsAddr, "--health-probe-bind-address", "0"}, args...)
+	// No admission webhook: these cases promote nothing, and the API
+	// server calls the in-test manager's (testmanager.Start).
+	m.args = append([]string{"manager", "--metrics-bind-address", m.metricsAddr, "--health-probe-bind-address", "0", "--webhook-port", "0"}, args...)
 	t.Cleanup(func() {
 		m.stop()
 		if t.Failed() {

@@ -210,7 +210,7 @@ func parallelWithManager(t *testing.T) {
 	t.Helper()
 	t.Parallel()
 	inTestManager.once.Do(func() {
-		inTestManager.mgr, inTestManager.err = testmanager.Start(restConfig, "0", controllers.Settings{})
+		inTestManager.mgr, inTestManager.err = testmanager.Start(apiServer, "0", controllers.Settings{})
 	})
 	if inTestManager.err != nil {
 		t.Fatalf("start the manager: %v", inTestManager.err)

@@ -67,12 +67,12 @@ func run(m *testing.M) int {
 	if docker, err = dockerclient.NewClientWithOpts(dockerclient.WithHost(dockerHost), dockerclient.WithAPIVersionNegotiation()); err != nil {
 		return fail(err)
 	}
-	env, cfg, err := testenv.StartAPIServer()
+	env, _, err := testenv.StartAPIServer()
 	if err != nil {
 		return fail(err)
 	}
 	defer func() { _ = env.Stop() }()
-	mgr, err := testmanager.Start(cfg, "0", controllers.Settings{})
+	mgr, err := testmanager.Start(env, "0", controllers.Settings{})
 	if err != nil {
 		return fail(err)
 	}

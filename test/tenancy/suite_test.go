@@ -70,12 +70,12 @@ func run(m *testing.M) int {
 	if err != nil {
 		return fail(err)
 	}
-	env, cfg, err := testenv.StartAPIServer()
+	env, _, err := testenv.StartAPIServer()
 	if err != nil {
 		return fail(err)
 	}
 	defer func() { _ = env.Stop() }()
-	mgr, err := testmanager.Start(cfg, "0", settings)
+	mgr, err := testmanager.Start(env, "0", settings)
 	if err != nil {
 		return fail(err)
 	}

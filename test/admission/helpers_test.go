@@ -1,0 +1,149 @@
+package admission
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+var ctx = context.Background()
+
+// Nothing here waits for a Swarm: deletions are quick even on a busy
+// machine.
+const (
+	timeout = time.Minute
+	poll    = 250 * time.Millisecond
+)
+
+// project is one test's namespace (a Project) with two Stages, test
+// (direct from Warehouse w) and prod (from test), and a Freight of w.
+// Cleanup deletes what the test made there, then the namespace.
+type project struct {
+	t         *testing.T
+	g         *WithT
+	namespace string
+	freight   *kargov1.Freight
+}
+
+func newProject(t *testing.T) *project {
+	t.Helper()
+	p := &project{t: t, g: NewWithT(t), namespace: namespacePrefix + utilrand.String(6)}
+	p.g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.namespace}})).To(Succeed())
+	t.Cleanup(p.cleanup)
+	p.stage("test", kargov1.FreightSources{Direct: true})
+	p.stage("prod", kargov1.FreightSources{Stages: []string{"test"}})
+	p.freight = &kargov1.Freight{
+		ObjectMeta: metav1.ObjectMeta{Name: "f-" + utilrand.String(6), Namespace: p.namespace},
+		Spec: kargov1.FreightSpec{
+			Origin: kargov1.FreightOrigin{Name: "w"},
+			Images: []kargov1.FreightImage{{RepoURL: "127.0.0.1:5000/app", Tag: "1.0.0", Digest: "sha256:" + strings.Repeat("a", 64)}},
+		},
+	}
+	p.g.Expect(k8s.Create(ctx, p.freight)).To(Succeed())
+	return p
+}
+
+func (p *project) stage(name string, sources kargov1.FreightSources) {
+	p.t.Helper()
+	p.g.Expect(k8s.Create(ctx, &kargov1.Stage{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace},
+		Spec: kargov1.StageSpec{
+			RequestedFreight: []kargov1.FreightRequest{{Origin: kargov1.FreightOrigin{Name: "w"}, Sources: sources}},
+			Targets:          []kargov1.StageTarget{{Stack: "app"}},
+		},
+	})).To(Succeed())
+}
+
+func (p *project) cleanup() {
+	g := NewWithT(p.t)
+	for _, list := range []client.ObjectList{&kargov1.PromotionList{}, &kargov1.StageList{}, &kargov1.FreightList{}} {
+		g.Expect(k8s.List(ctx, list, client.InNamespace(p.namespace))).To(Succeed())
+		g.Expect(meta.EachListItem(list, func(o runtime.Object) error {
+			return client.IgnoreNotFound(k8s.Delete(ctx, o.(client.Object)))
+		})).To(Succeed())
+		g.Eventually(func(g Gomega) {
+			g.Expect(k8s.List(ctx, list, client.InNamespace(p.namespace))).To(Succeed())
+			g.Expect(meta.LenList(list)).To(BeZero(), "left after cleanup")
+		}, timeout, poll).Should(Succeed())
+	}
+	g.Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.namespace}}))).To(Succeed())
+}
+
+// user is a user of the API server (a client certificate of envtest) with
+// a client acting as them; name is unique to the test's namespace.
+func (p *project) user(name string, groups ...string) (string, client.Client) {
+	p.t.Helper()
+	name = name + "-" + p.namespace
+	u, err := apiEnv.AddUser(envtest.User{Name: name, Groups: groups}, nil)
+	p.g.Expect(err).NotTo(HaveOccurred())
+	c, err := client.New(u.Config(), client.Options{Scheme: scheme})
+	p.g.Expect(err).NotTo(HaveOccurred())
+	return name, c
+}
+
+// bind binds a ClusterRole of config/rbac (by its name there) or a Role of
+// the namespace to a subject in the namespace: a RoleBinding.
+func (p *project) bind(subject rbacv1.Subject, kind, role string) {
+	p.t.Helper()
+	p.g.Expect(k8s.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: role + "-", Namespace: p.namespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
+		Subjects:   []rbacv1.Subject{subject},
+	})).To(Succeed())
+}
+
+// role creates a Role of the namespace.
+func (p *project) role(name string, rules ...rbacv1.PolicyRule) {
+	p.t.Helper()
+	p.g.Expect(k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace}, Rules: rules})).To(Succeed())
+}
+
+func userSubject(name string) rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: name}
+}
+
+// promotion is a Promotion of the project's Freight to a Stage.
+func (p *project) promotion(stage string) *kargov1.Promotion {
+	return &kargov1.Promotion{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: stage + "-", Namespace: p.namespace},
+		Spec:       kargov1.PromotionSpec{Stage: stage, Freight: p.freight.Name},
+	}
+}
+
+// approve adds an approval of the project's Freight for the Stage, as c's
+// user, with an update of the status subresource.
+func (p *project) approve(c client.Client, stage string) error {
+	var f kargov1.Freight
+	p.g.Expect(c.Get(ctx, client.ObjectKeyFromObject(p.freight), &f)).To(Succeed())
+	f.Status.ApprovedFor = append(f.Status.ApprovedFor, kargov1.FreightStageRecord{Stage: stage, Time: &metav1.Time{Time: time.Now()}})
+	return c.Status().Update(ctx, &f)
+}
+
+// may asks the API server (SubjectAccessReview) whether the user may do
+// verb on resource (resource/subresource) in the namespace.
+func (p *project) may(user, verb, resource string) bool {
+	p.t.Helper()
+	res, sub, _ := strings.Cut(resource, "/")
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: user,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Namespace: p.namespace, Verb: verb, Group: kargov1.GroupVersion.Group, Resource: res, Subresource: sub,
+		},
+	}}
+	p.g.Expect(k8s.Create(ctx, review)).To(Succeed())
+	return review.Status.Allowed
+}

@@ -1,0 +1,94 @@
+package admission
+
+import (
+	"fmt"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+// refusal is the webhook's message for a user without the promote verb.
+func refusal(user, what, namespace string) string {
+	return fmt.Sprintf("user %q may not %s: it takes the verb promote on stages in namespace %s (see the ClusterRole kargo-project-promoter)", user, what, namespace)
+}
+
+// TestPromoteVerb: a user with the promoter role creates a Promotion and
+// approves Freight; a user who may create Promotions and update Freight
+// status but lacks the verb promote is refused both, with the webhook's
+// message, and may still record other status (verifiedIn).
+func TestPromoteVerb(t *testing.T) {
+	p := newProject(t)
+	g := p.g
+	alice, asAlice := p.user("alice")
+	p.bind(userSubject(alice), "ClusterRole", "project-promoter")
+	bob, asBob := p.user("bob")
+	p.role("promotions-without-promote",
+		rbacv1.PolicyRule{APIGroups: []string{kargov1.GroupVersion.Group}, Resources: []string{"promotions"}, Verbs: []string{"create"}},
+		rbacv1.PolicyRule{APIGroups: []string{kargov1.GroupVersion.Group}, Resources: []string{"freights", "stages"}, Verbs: []string{"get"}},
+		rbacv1.PolicyRule{APIGroups: []string{kargov1.GroupVersion.Group}, Resources: []string{"freights/status"}, Verbs: []string{"update"}})
+	p.bind(userSubject(bob), "Role", "promotions-without-promote")
+
+	g.Expect(asAlice.Create(ctx, p.promotion("test"))).To(Succeed(), "the promoter's Promotion")
+
+	err := asBob.Create(ctx, p.promotion("test"))
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "bob's Promotion: %v", err)
+	g.Expect(err.Error()).To(ContainSubstring(refusal(bob, "promote to Stage test", p.namespace)))
+
+	err = p.approve(asBob, "prod")
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "bob's approval: %v", err)
+	g.Expect(err.Error()).To(ContainSubstring(refusal(bob, "approve Freight "+p.freight.Name+" for Stage prod", p.namespace)))
+
+	g.Expect(p.approve(asAlice, "prod")).To(Succeed(), "the promoter's approval")
+	var f kargov1.Freight
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p.freight), &f)).To(Succeed())
+	g.Expect(f.IsApprovedFor("prod")).To(BeTrue(), "approvedFor after the promoter's approval: %+v", f.Status)
+
+	// Not an approval: passes whoever has the RBAC of the update (the
+	// manager records verifiedIn this way), and leaves approvals as they are.
+	f.Status.VerifiedIn = append(f.Status.VerifiedIn, kargov1.FreightStageRecord{Stage: "test", Time: &metav1.Time{Time: f.CreationTimestamp.Time}})
+	g.Expect(asBob.Status().Update(ctx, &f)).To(Succeed(), "a status update that approves nothing")
+	g.Expect(f.IsVerifiedIn("test") && f.IsApprovedFor("prod")).To(BeTrue(), "status after bob's update: %+v", f.Status)
+}
+
+// TestPromoteOneStage: the review names the Stage, so a Role granting
+// promote on one Stage (resourceNames) lets its user promote there and
+// nowhere else; the review carries the user's groups, so a RoleBinding of
+// the promoter role to a group lets its members promote.
+func TestPromoteOneStage(t *testing.T) {
+	p := newProject(t)
+	g := p.g
+	tester, asTester := p.user("tester")
+	p.role("promote-to-test",
+		rbacv1.PolicyRule{APIGroups: []string{kargov1.GroupVersion.Group}, Resources: []string{"promotions"}, Verbs: []string{"create"}},
+		rbacv1.PolicyRule{APIGroups: []string{kargov1.GroupVersion.Group}, Resources: []string{"stages"}, ResourceNames: []string{"test"}, Verbs: []string{kargov1.PromoteVerb}})
+	p.bind(userSubject(tester), "Role", "promote-to-test")
+	g.Expect(asTester.Create(ctx, p.promotion("test"))).To(Succeed(), "a Promotion to the Stage of the Role")
+	err := asTester.Create(ctx, p.promotion("prod"))
+	g.Expect(err).To(MatchError(ContainSubstring(refusal(tester, "promote to Stage prod", p.namespace))))
+
+	group := "release-managers-" + p.namespace
+	_, asMember := p.user("erin", group)
+	p.bind(rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: group}, "ClusterRole", "project-promoter")
+	g.Expect(asMember.Create(ctx, p.promotion("prod"))).To(Succeed(), "a Promotion by a member of a group bound to the promoter role")
+}
+
+// TestPromotionReferences: a Promotion of a Stage or Freight that does not
+// exist is refused, naming the field.
+func TestPromotionReferences(t *testing.T) {
+	p := newProject(t)
+	g := p.g
+	alice, asAlice := p.user("alice")
+	p.bind(userSubject(alice), "ClusterRole", "project-promoter")
+
+	noStage := p.promotion("staging")
+	g.Expect(asAlice.Create(ctx, noStage)).To(MatchError(ContainSubstring("spec.stage: Stage staging not found in namespace " + p.namespace)))
+	noFreight := p.promotion("test")
+	noFreight.Spec.Freight = "f-missing"
+	g.Expect(asAlice.Create(ctx, noFreight)).To(MatchError(ContainSubstring("spec.freight: Freight f-missing not found in namespace " + p.namespace)))
+}
