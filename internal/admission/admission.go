@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/promotion"
 )
 
 // Paths of the webhooks on the manager's webhook server; the markers
@@ -91,8 +92,8 @@ func (v *validator) promotion(ctx context.Context, req admission.Request) admiss
 	if err := v.reader.Get(ctx, client.ObjectKey{Namespace: req.Namespace, Name: p.Spec.Freight}, &freight); err != nil {
 		return readFailure(err, "Freight", p.Spec.Freight, req.Namespace, "spec.freight")
 	}
-	if err := eligible(&stage, &freight); err != nil {
-		return admission.Denied(err.Error())
+	if err := promotion.Eligible(&stage, &freight); err != nil {
+		return admission.Denied("spec.freight: " + err.Error())
 	}
 	return admission.Allowed("")
 }

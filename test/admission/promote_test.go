@@ -21,7 +21,8 @@ func refusal(user, what, namespace string) string {
 // TestPromoteVerb: a user with the promoter role creates a Promotion and
 // approves Freight; a user who may create Promotions and update Freight
 // status but lacks the verb promote is refused both, with the webhook's
-// message, and may still record other status (verifiedIn).
+// message, and may still record other status (verifiedIn). Freight not
+// verified upstream is refused until approved.
 func TestPromoteVerb(t *testing.T) {
 	p := newProject(t)
 	g := p.g
@@ -44,7 +45,12 @@ func TestPromoteVerb(t *testing.T) {
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "bob's approval: %v", err)
 	g.Expect(err.Error()).To(ContainSubstring(refusal(bob, "approve Freight "+p.freight.Name+" for Stage prod", p.namespace)))
 
+	// Not verified in test: prod takes the Freight once approved.
+	err = asAlice.Create(ctx, p.promotion("prod"))
+	g.Expect(err).To(MatchError(ContainSubstring("spec.freight: freight " + p.freight.Name + " is not verified in")))
+	g.Expect(err).To(MatchError(ContainSubstring("nor approved for stage prod")))
 	g.Expect(p.approve(asAlice, "prod")).To(Succeed(), "the promoter's approval")
+	g.Expect(asAlice.Create(ctx, p.promotion("prod"))).To(Succeed(), "a Promotion of approved Freight")
 	var f kargov1.Freight
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p.freight), &f)).To(Succeed())
 	g.Expect(f.IsApprovedFor("prod")).To(BeTrue(), "approvedFor after the promoter's approval: %+v", f.Status)
@@ -75,11 +81,12 @@ func TestPromoteOneStage(t *testing.T) {
 	group := "release-managers-" + p.namespace
 	_, asMember := p.user("erin", group)
 	p.bind(rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: group}, "ClusterRole", "project-promoter")
-	g.Expect(asMember.Create(ctx, p.promotion("prod"))).To(Succeed(), "a Promotion by a member of a group bound to the promoter role")
+	g.Expect(asMember.Create(ctx, p.promotion("test"))).To(Succeed(), "a Promotion by a member of a group bound to the promoter role")
 }
 
 // TestPromotionReferences: a Promotion of a Stage or Freight that does not
-// exist is refused, naming the field.
+// exist is refused, naming the field, as is one of Freight from an origin
+// the Stage does not request.
 func TestPromotionReferences(t *testing.T) {
 	p := newProject(t)
 	g := p.g
@@ -91,4 +98,13 @@ func TestPromotionReferences(t *testing.T) {
 	noFreight := p.promotion("test")
 	noFreight.Spec.Freight = "f-missing"
 	g.Expect(asAlice.Create(ctx, noFreight)).To(MatchError(ContainSubstring("spec.freight: Freight f-missing not found in namespace " + p.namespace)))
+
+	other := &kargov1.Freight{
+		ObjectMeta: metav1.ObjectMeta{Name: "f-other", Namespace: p.namespace},
+		Spec:       kargov1.FreightSpec{Origin: kargov1.FreightOrigin{Name: "w2"}, Images: p.freight.Spec.Images},
+	}
+	g.Expect(k8s.Create(ctx, other)).To(Succeed())
+	fromW2 := p.promotion("test")
+	fromW2.Spec.Freight = other.Name
+	g.Expect(asAlice.Create(ctx, fromW2)).To(MatchError(ContainSubstring("spec.freight: freight f-other comes from Warehouse w2, which stage test does not request (spec.requestedFreight)")))
 }
