@@ -19,7 +19,8 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
-// JobSpec is a one-shot verification job run as a replicated-job service.
+// JobSpec is a one-shot verification job run as a Swarm service of one
+// task that is not restarted.
 type JobSpec struct {
 	// Name is the Swarm service name (e.g. kargo-verify-<hash>).
 	Name  string
@@ -44,10 +45,12 @@ const (
 	JobOutputBytes = 2048
 )
 
-// StartJob creates the job's service: mode replicated-job with one
-// completion, restart condition none (a failed verification is not run
-// again), without querying the registry (the node pulls the image itself,
-// and a job whose image cannot be pulled fails, see JobState). A service of
+// StartJob creates the job's service: one replica, restart condition none
+// (its task runs once: a failed verification is not run again), without
+// querying the registry (the node pulls the image itself, and a job whose
+// image cannot be pulled fails, see JobState). Not mode replicated-job:
+// Swarm keeps the tasks and exited containers of a removed job service for
+// ever (moby/moby#44312), a replicated service's go with it. A service of
 // that name with the same promotion (and manager) labels is the job,
 // started before: nothing is done. One that belongs to something else is a
 // *ConflictError and is left alone.
@@ -79,7 +82,7 @@ func (c *Client) StartJob(ctx context.Context, spec JobSpec) error {
 	one := uint64(1)
 	svc := swarm.ServiceSpec{
 		Annotations: swarm.Annotations{Name: spec.Name, Labels: maps.Clone(spec.Labels)},
-		Mode:        swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{MaxConcurrent: &one, TotalCompletions: &one}},
+		Mode:        swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
 		TaskTemplate: swarm.TaskSpec{
 			ContainerSpec: &swarm.ContainerSpec{Image: spec.Image, Command: spec.Command, Args: spec.Args, Env: spec.Env},
 			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionNone},
@@ -137,7 +140,7 @@ func (c *Client) inspectJob(ctx context.Context, name string) (swarm.Service, er
 		return swarm.Service{}, fmt.Errorf("job %s: %w", name, err)
 	case !found:
 		return swarm.Service{}, fmt.Errorf("job service %s: %w", name, errdefs.ErrNotFound)
-	case live.Spec.Labels[kargov1.PromotionLabel] == "" || live.Spec.Mode.ReplicatedJob == nil:
+	case live.Spec.Labels[kargov1.PromotionLabel] == "":
 		return swarm.Service{}, foreignJob(live)
 	}
 	return live, nil
@@ -217,9 +220,10 @@ func taskMessage(t swarm.Task) string {
 	return t.Status.Message
 }
 
-// jobOutput reads the last lines of the job's stdout and stderr, in the
-// order they were written (the local engine's json-file driver keeps
-// them), bounded by tailText.
+// jobOutput reads the last lines of the job's stdout and stderr from its
+// logs (a log driver the engine reads back: json-file, local, journald),
+// bounded by tailText. Each is in its order; stdout and stderr are two
+// pipes, so lines of both written at about the same time may swap.
 func (c *Client) jobOutput(ctx context.Context, serviceID string) (string, error) {
 	logs, err := c.api.ServiceLogs(ctx, serviceID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(JobOutputLines)})
 	if err != nil {

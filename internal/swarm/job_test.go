@@ -7,12 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
+	dockerclient "github.com/docker/docker/client"
 	. "github.com/onsi/gomega"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/swarm"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // startJob starts a job of a random name with the test busybox image and
@@ -50,7 +54,7 @@ func jobDone(g Gomega, c *swarm.Client, name string, within time.Duration) swarm
 
 // TestJobSucceeds: a job that prints ok and exits 0 is done, succeeded,
 // with its output; starting it again is a no-op; removing it twice is fine
-// and leaves no service.
+// and leaves nothing on the Swarm.
 func TestJobSucceeds(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -68,6 +72,8 @@ func TestJobSucceeds(t *testing.T) {
 	g.Expect(c.StartJob(ctx, spec)).To(Succeed())
 	g.Expect(c.Writes()-writes).To(BeZero(), "a started job is not started again")
 
+	live, _, err := c.InspectService(ctx, spec.Name)
+	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(c.RemoveJob(ctx, spec.Name)).To(Succeed())
 	g.Expect(c.RemoveJob(ctx, spec.Name)).To(Succeed(), "a second removal")
 	_, found, err := c.InspectService(ctx, spec.Name)
@@ -75,6 +81,34 @@ func TestJobSucceeds(t *testing.T) {
 	g.Expect(found).To(BeFalse())
 	_, err = c.JobState(ctx, spec.Name)
 	g.Expect(swarm.IsNotFound(err)).To(BeTrue(), "JobState of a removed job: %v", err)
+
+	// Nothing of the job is left: no task record, no exited container
+	// (Swarm keeps both for a removed replicated-job service).
+	engine := dockerAPI(t)
+	g.Eventually(func(g Gomega) {
+		tasks, err := engine.TaskList(ctx, dockerswarm.TaskListOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(tasks).NotTo(ContainElement(HaveField("ServiceID", live.ID)), "tasks of the removed job")
+		containers, err := engine.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.docker.swarm.service.id="+live.ID))})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(containers).To(BeEmpty(), "containers of the removed job")
+	}, 30*time.Second, 500*time.Millisecond).Should(Succeed())
+}
+
+// dockerAPI is a plain Docker client of the test Swarm, to see what
+// internal/swarm does not show: task records and containers.
+func dockerAPI(t *testing.T) dockerclient.APIClient {
+	t.Helper()
+	host, err := testenv.DockerHost()
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = engine.Close() })
+	return engine
 }
 
 // TestJobFails: a job that prints 30 lines and exits 3 is done, not
