@@ -12,11 +12,9 @@ import (
 	"unicode/utf8"
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
-	dockerclient "github.com/docker/docker/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/swarm"
-	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // marker stands for whatever a non-Docker endpoint serves (a login page,
@@ -213,17 +211,8 @@ func TestTruncate(t *testing.T) {
 // TestErrorTextCutsEngineErrors: a real engine error that quotes a long
 // input is cut to MaxErrorText bytes, ending with an ellipsis.
 func TestErrorTextCutsEngineErrors(t *testing.T) {
-	host, err := testenv.DockerHost()
-	if err != nil {
-		t.Fatal(err)
-	}
-	docker, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer docker.Close()
 	name := "kargo-no-such-service-" + strings.Repeat("é", 1000)
-	_, _, err = docker.ServiceInspectWithRaw(context.Background(), name, dockerswarm.ServiceInspectOptions{})
+	_, _, err := dockerAPI(t).ServiceInspectWithRaw(context.Background(), name, dockerswarm.ServiceInspectOptions{})
 	if err == nil || len(err.Error()) <= swarm.MaxErrorText {
 		t.Fatalf("want an engine error longer than %d bytes, got %v", swarm.MaxErrorText, err)
 	}

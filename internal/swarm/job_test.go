@@ -96,7 +96,8 @@ func TestJobSucceeds(t *testing.T) {
 }
 
 // dockerAPI is a plain Docker client of the test Swarm, to see what
-// internal/swarm does not show: task records and containers.
+// internal/swarm does not show (task records, containers, the engine's
+// own errors).
 func dockerAPI(t *testing.T) dockerclient.APIClient {
 	t.Helper()
 	host, err := testenv.DockerHost()
