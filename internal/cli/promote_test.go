@@ -19,6 +19,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/testenv"
+	"github.com/kargo-io/kargo/internal/testmanager"
 )
 
 // The promotion commands are tested against a real kube-apiserver
@@ -48,7 +49,18 @@ func promoteEnvironment(t *testing.T) *promoteEnv {
 			promoteEnvErr = err
 			return
 		}
-		stop := func() { _ = env.Stop() }
+		// The API server admits Promotions and approvals through Kargo's
+		// webhook; nothing reconciles them.
+		hooks, err := testmanager.StartWebhooks(env)
+		if err != nil {
+			_ = env.Stop()
+			promoteEnvErr = err
+			return
+		}
+		stop := func() {
+			hooks.Stop()
+			_ = env.Stop()
+		}
 		kubeconfig, err := testenv.WriteKubeconfig(env)
 		if err != nil {
 			stop()

@@ -48,6 +48,24 @@ type Manager struct {
 // and Start returns once they answer: a test's first Promotion is
 // admitted, not refused for want of a webhook.
 func Start(env *envtest.Environment, metricsAddr string, settings controllers.Settings) (*Manager, error) {
+	engines := &controllers.Engines{}
+	return start(env, metricsAddr, engines, func(mgr ctrl.Manager) error {
+		if err := controllers.SetupAll(mgr, engines, settings); err != nil {
+			return fmt.Errorf("set up controllers: %w", err)
+		}
+		return nil
+	})
+}
+
+// StartWebhooks starts a manager that serves Kargo's admission webhooks
+// (as Start does) and runs no controller: for tests of a client, such as
+// the kargo command, whose Promotions and approvals the API server admits
+// through the webhook while nothing reconciles them.
+func StartWebhooks(env *envtest.Environment) (*Manager, error) {
+	return start(env, "0", nil, func(ctrl.Manager) error { return nil })
+}
+
+func start(env *envtest.Environment, metricsAddr string, engines *controllers.Engines, setup func(ctrl.Manager) error) (*Manager, error) {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.Level(LogLevel())))
 	scheme := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
@@ -62,9 +80,9 @@ func Start(env *envtest.Environment, metricsAddr string, settings controllers.Se
 	if err != nil {
 		return nil, fmt.Errorf("new manager: %w", err)
 	}
-	m := &Manager{Engines: &controllers.Engines{}, Cache: mgr.GetCache(), done: make(chan struct{})}
-	if err := controllers.SetupAll(mgr, m.Engines, settings); err != nil {
-		return nil, fmt.Errorf("set up controllers: %w", err)
+	m := &Manager{Engines: engines, Cache: mgr.GetCache(), done: make(chan struct{})}
+	if err := setup(mgr); err != nil {
+		return nil, err
 	}
 	if serveWebhooks {
 		admission.Register(mgr)
