@@ -1,4 +1,6 @@
-// Package controllers holds one reconciler per kind: Environment, Stack and Service.
+// Package controllers holds one reconciler per kind: Environment (and
+// ClusterEnvironment), Stack, Service, and the promotion kinds Warehouse,
+// Stage and Promotion.
 package controllers
 
 import (
@@ -103,7 +105,17 @@ func SetupAll(mgr ctrl.Manager, engines *Engines, settings Settings) error {
 		Engines: engines, Watchers: watchers, Settings: settings}).SetupWithManager(mgr, controllerOptions(workers)); err != nil {
 		return err
 	}
-	return (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr, controllerOptions(workers))
+	if err := (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr, controllerOptions(workers)); err != nil {
+		return err
+	}
+	if err := indexPromotions(mgr); err != nil {
+		return err
+	}
+	if err := (&StageReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stage-controller")}).SetupWithManager(mgr, controllerOptions(workers)); err != nil {
+		return err
+	}
+	return (&PromotionReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("promotion-controller"),
+		Engines: engines, Settings: settings}).SetupWithManager(mgr, controllerOptions(workers))
 }
 
 // Failed reconciles are retried after failureBackoffBase, doubling up to

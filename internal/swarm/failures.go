@@ -16,6 +16,9 @@ import (
 type TaskFailure struct {
 	// Service is the service's Swarm name.
 	Service, TaskID, State string
+	// Image the task ran: the failures of one version of a service, e.g.
+	// the new one of an update, are told from those of the one before.
+	Image string
 	// Message is the task's error, cut to MaxErrorText.
 	Message  string
 	ExitCode int
@@ -55,6 +58,9 @@ func (c *Client) TaskFailures(ctx context.Context, services []string, since time
 				Message: Truncate(taskMessage(t), MaxErrorText), At: t.Status.Timestamp}
 			if cs := t.Status.ContainerStatus; cs != nil {
 				f.ExitCode = cs.ExitCode
+			}
+			if cs := t.Spec.ContainerSpec; cs != nil {
+				f.Image = cs.Image
 			}
 			failures = append(failures, f)
 		}

@@ -61,6 +61,7 @@ func TestTaskFailures(t *testing.T) {
 		g.Expect(f.Service).To(BeElementOf(crashing.Name, unhealthy.Name), "only the crashing and unhealthy services fail")
 		g.Expect(f.At).NotTo(BeTemporally("<", since))
 		g.Expect(f.State).To(Equal(string(dockerswarm.TaskStateFailed)))
+		g.Expect(f.Image).To(Equal(crashing.TaskTemplate.ContainerSpec.Image), "the image the task ran")
 		if f.Service == crashing.Name {
 			g.Expect(f.ExitCode).To(Equal(1))
 			g.Expect(f.Message).To(ContainSubstring("non-zero exit (1)"))
