@@ -61,7 +61,8 @@ func newBench(ctx context.Context, cfg config) (*bench, error) {
 	if _, err := os.Stat(b.kubectlBin); err != nil {
 		return nil, fmt.Errorf("kubectl missing in KUBEBUILDER_ASSETS: run hack/envtest-assets.sh: %w", err)
 	}
-	env, restCfg, err := testenv.StartAPIServer()
+	// The managers of the benchmark serve no webhook (--webhook-port=0).
+	env, restCfg, err := testenv.StartAPIServer(testenv.WithoutWebhooks)
 	if err != nil {
 		return nil, err
 	}

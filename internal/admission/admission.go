@@ -5,7 +5,9 @@
 // The webhook asks the API server with a SubjectAccessReview for the user
 // of each request, the manager's own ServiceAccount included (automatic
 // promotions and rollbacks), and refuses a Promotion of Freight the Stage
-// may not take.
+// may not take (promotion.Eligible: not verified upstream nor approved).
+// Only the manager records where Freight was verified (status.verifiedIn),
+// and an approval is signed (by) by its user or by nobody.
 //
 // The manager serves it (kargo manager --webhook-port); config/webhook
 // holds the ValidatingWebhookConfiguration that controller-gen generates
@@ -17,6 +19,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -47,10 +52,11 @@ const promoterRole = "kargo-project-promoter"
 // +kubebuilder:webhook:path=/validate-swarm-kargo-io-v1alpha1-promotion,mutating=false,failurePolicy=fail,sideEffects=None,groups=swarm.kargo.io,resources=promotions,verbs=create,versions=v1alpha1,name=promotions.swarm.kargo.io,admissionReviewVersions=v1,timeoutSeconds=5
 // +kubebuilder:webhook:path=/validate-swarm-kargo-io-v1alpha1-freight-status,mutating=false,failurePolicy=fail,sideEffects=None,groups=swarm.kargo.io,resources=freights/status,verbs=update,versions=v1alpha1,name=freight-approvals.swarm.kargo.io,admissionReviewVersions=v1,timeoutSeconds=5
 
-// The webhook asks the API server whether a user may promote, reads the
-// Stage and the Freight of a Promotion, and the manager promotes (its own
-// requests go through the same check).
+// The webhook asks the API server whether a user may promote and who the
+// manager is, reads the Stage and the Freight of a Promotion, and the
+// manager promotes (its own requests go through the same check).
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=stages;freights,verbs=get
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=stages,verbs=promote
 
@@ -69,6 +75,11 @@ type validator struct {
 	// cache holds only the kinds its controllers watch.
 	reader  client.Reader
 	decoder admission.Decoder
+
+	// self is the manager's own user, which alone records verifications;
+	// learned from the API server on first need.
+	selfMu sync.Mutex
+	self   string
 }
 
 // promotion admits a Promotion's creation when its user may promote to
@@ -99,8 +110,11 @@ func (v *validator) promotion(ctx context.Context, req admission.Request) admiss
 }
 
 // freightStatus admits an update of Freight status when its user may
-// promote to every Stage it adds to status.approvedFor. Other changes
-// (the manager recording verifiedIn, an approval withdrawn) pass.
+// promote to every Stage whose approval (status.approvedFor) it adds or
+// re-signs, each signed by that user or by nobody, and when only the
+// manager, which verifies, adds Stages to status.verifiedIn: a user who
+// could write it would send Freight downstream unverified. Other changes
+// (an approval or a verification withdrawn) pass.
 func (v *validator) freightStatus(ctx context.Context, req admission.Request) admission.Response {
 	if req.Operation != admissionv1.Update {
 		return admission.Allowed("")
@@ -112,12 +126,41 @@ func (v *validator) freightStatus(ctx context.Context, req admission.Request) ad
 	if err := v.decoder.DecodeRaw(req.Object, &newFreight); err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode the Freight: %w", err))
 	}
-	for _, stage := range AddedApprovals(&oldFreight, &newFreight) {
-		if resp, ok := v.mayPromote(ctx, req, stage, fmt.Sprintf("approve Freight %s for Stage %s", newFreight.Name, stage)); !ok {
+	user := req.UserInfo.Username
+	if added := AddedVerifications(&oldFreight, &newFreight); len(added) > 0 {
+		self, err := v.managerUser(ctx)
+		if err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		if user != self {
+			return admission.Denied(fmt.Sprintf("status.verifiedIn: user %q may not record Freight %s as verified in %s: the Kargo manager does, once verification passed; approve it instead (kargo approve)",
+				user, newFreight.Name, strings.Join(added, ", ")))
+		}
+	}
+	for _, r := range ChangedApprovals(&oldFreight, &newFreight) {
+		if r.By != "" && r.By != user {
+			return admission.Denied(fmt.Sprintf("status.approvedFor[stage=%s].by: %q is not the user who approves (%q): leave it empty or name yourself", r.Stage, r.By, user))
+		}
+		if resp, ok := v.mayPromote(ctx, req, r.Stage, fmt.Sprintf("approve Freight %s for Stage %s", newFreight.Name, r.Stage)); !ok {
 			return resp
 		}
 	}
 	return admission.Allowed("")
+}
+
+// managerUser is the user the manager acts as (its ServiceAccount in a
+// cluster), as the API server tells it.
+func (v *validator) managerUser(ctx context.Context) (string, error) {
+	v.selfMu.Lock()
+	defer v.selfMu.Unlock()
+	if v.self == "" {
+		review := &authenticationv1.SelfSubjectReview{}
+		if err := v.client.Create(ctx, review); err != nil {
+			return "", fmt.Errorf("ask the API server which user the manager is: %w", err)
+		}
+		v.self = review.Status.UserInfo.Username
+	}
+	return v.self, nil
 }
 
 // mayPromote asks the API server whether the request's user may promote
@@ -165,12 +208,25 @@ func Refusal(user, what, namespace string) string {
 		user, what, kargov1.PromoteVerb, namespace, promoterRole)
 }
 
-// AddedApprovals lists the Stages that updated adds to
-// status.approvedFor, in its order.
-func AddedApprovals(old, updated *kargov1.Freight) []string {
-	var added []string
+// ChangedApprovals lists the approvals (status.approvedFor) that updated
+// adds, or whose signature (by) it changes, in its order.
+func ChangedApprovals(old, updated *kargov1.Freight) []kargov1.FreightStageRecord {
+	var changed []kargov1.FreightStageRecord
 	for _, r := range updated.Status.ApprovedFor {
-		if !old.IsApprovedFor(r.Stage) {
+		i := slices.IndexFunc(old.Status.ApprovedFor, func(o kargov1.FreightStageRecord) bool { return o.Stage == r.Stage })
+		if i < 0 || old.Status.ApprovedFor[i].By != r.By {
+			changed = append(changed, r)
+		}
+	}
+	return changed
+}
+
+// AddedVerifications lists the Stages that updated adds to
+// status.verifiedIn, in its order.
+func AddedVerifications(old, updated *kargov1.Freight) []string {
+	var added []string
+	for _, r := range updated.Status.VerifiedIn {
+		if !old.IsVerifiedIn(r.Stage) {
 			added = append(added, r.Stage)
 		}
 	}

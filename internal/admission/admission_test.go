@@ -2,6 +2,7 @@ package admission
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -10,32 +11,68 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
-func TestAddedApprovals(t *testing.T) {
+func TestChangedApprovals(t *testing.T) {
 	freight := func(approved ...string) *kargov1.Freight {
 		f := &kargov1.Freight{}
-		for _, s := range approved {
-			f.Status.ApprovedFor = append(f.Status.ApprovedFor, kargov1.FreightStageRecord{Stage: s})
+		for _, a := range approved {
+			stage, by, _ := strings.Cut(a, "@")
+			f.Status.ApprovedFor = append(f.Status.ApprovedFor, kargov1.FreightStageRecord{Stage: stage, By: by})
 		}
 		f.Status.VerifiedIn = []kargov1.FreightStageRecord{{Stage: "test"}}
 		return f
 	}
 	cases := []struct {
-		name       string
-		old, new   *kargov1.Freight
-		wantStages []string
+		name     string
+		old, new *kargov1.Freight
+		want     []string
 	}{
 		{"none before, none after", freight(), freight(), nil},
-		{"first approval", freight(), freight("prod"), []string{"prod"}},
-		{"one more", freight("prod"), freight("prod", "staging"), []string{"staging"}},
-		{"two at once, in order", freight(), freight("staging", "prod"), []string{"staging", "prod"}},
+		{"first approval", freight(), freight("prod@alice"), []string{"prod@alice"}},
+		{"one more", freight("prod@alice"), freight("prod@alice", "staging"), []string{"staging@"}},
+		{"two at once, in order", freight(), freight("staging", "prod"), []string{"staging@", "prod@"}},
 		{"withdrawn", freight("prod"), freight(), nil},
-		{"replaced", freight("prod"), freight("staging"), []string{"staging"}},
-		{"unchanged", freight("prod"), freight("prod"), nil},
+		{"replaced", freight("prod"), freight("staging"), []string{"staging@"}},
+		{"unchanged", freight("prod@alice"), freight("prod@alice"), nil},
+		{"signed again", freight("prod@alice"), freight("prod@bob"), []string{"prod@bob"}},
+		{"signature removed", freight("prod@alice"), freight("prod"), []string{"prod@"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := AddedApprovals(tc.old, tc.new); !reflect.DeepEqual(got, tc.wantStages) {
-				t.Errorf("AddedApprovals = %q, want %q", got, tc.wantStages)
+			var got []string
+			for _, r := range ChangedApprovals(tc.old, tc.new) {
+				got = append(got, r.Stage+"@"+r.By)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ChangedApprovals = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAddedVerifications(t *testing.T) {
+	freight := func(verified ...string) *kargov1.Freight {
+		f := &kargov1.Freight{}
+		for _, s := range verified {
+			f.Status.VerifiedIn = append(f.Status.VerifiedIn, kargov1.FreightStageRecord{Stage: s})
+		}
+		f.Status.ApprovedFor = []kargov1.FreightStageRecord{{Stage: "prod"}}
+		return f
+	}
+	cases := []struct {
+		name     string
+		old, new *kargov1.Freight
+		want     []string
+	}{
+		{"none", freight(), freight(), nil},
+		{"first", freight(), freight("test"), []string{"test"}},
+		{"one more", freight("test"), freight("test", "staging"), []string{"staging"}},
+		{"withdrawn", freight("test"), freight(), nil},
+		{"unchanged", freight("test", "staging"), freight("test", "staging"), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AddedVerifications(tc.old, tc.new); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("AddedVerifications = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -73,8 +73,9 @@ func StartAPIServer(configure ...func(*envtest.Environment)) (*envtest.Environme
 }
 
 // WithoutWebhooks configures StartAPIServer to install no admission
-// webhook: for suites that test the schema (CRD validation) and run no
-// manager to answer the webhook, which refuses Promotions unanswered.
+// webhook: for suites whose managers serve none (the schema tests, the
+// benchmark's manager processes). Installed and unanswered, the webhook
+// refuses every Promotion and approval.
 func WithoutWebhooks(env *envtest.Environment) {
 	env.WebhookInstallOptions = envtest.WebhookInstallOptions{}
 }

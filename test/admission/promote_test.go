@@ -21,8 +21,9 @@ func refusal(user, what, namespace string) string {
 // TestPromoteVerb: a user with the promoter role creates a Promotion and
 // approves Freight; a user who may create Promotions and update Freight
 // status but lacks the verb promote is refused both, with the webhook's
-// message, and may still record other status (verifiedIn). Freight not
-// verified upstream is refused until approved.
+// message, and may still withdraw an approval. Freight not verified
+// upstream is refused until approved. An approval is signed by its user;
+// only the manager records verifications.
 func TestPromoteVerb(t *testing.T) {
 	p := newProject(t)
 	g := p.g
@@ -55,11 +56,24 @@ func TestPromoteVerb(t *testing.T) {
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p.freight), &f)).To(Succeed())
 	g.Expect(f.IsApprovedFor("prod")).To(BeTrue(), "approvedFor after the promoter's approval: %+v", f.Status)
 
-	// Not an approval: passes whoever has the RBAC of the update (the
-	// manager records verifiedIn this way), and leaves approvals as they are.
+	// A signature (by) is the approver's own.
+	g.Expect(asAlice.Get(ctx, client.ObjectKeyFromObject(p.freight), &f)).To(Succeed())
+	f.Status.ApprovedFor = append(f.Status.ApprovedFor, kargov1.FreightStageRecord{Stage: "test", By: "carol"})
+	g.Expect(asAlice.Status().Update(ctx, &f)).To(MatchError(ContainSubstring(
+		fmt.Sprintf(`status.approvedFor[stage=test].by: "carol" is not the user who approves (%q)`, alice))))
+
+	// Only the manager (here the suite's admin user, as k8s) records
+	// verifications: bob, who may update Freight status, may not.
+	g.Expect(asBob.Get(ctx, client.ObjectKeyFromObject(p.freight), &f)).To(Succeed())
 	f.Status.VerifiedIn = append(f.Status.VerifiedIn, kargov1.FreightStageRecord{Stage: "test", Time: &metav1.Time{Time: f.CreationTimestamp.Time}})
-	g.Expect(asBob.Status().Update(ctx, &f)).To(Succeed(), "a status update that approves nothing")
-	g.Expect(f.IsVerifiedIn("test") && f.IsApprovedFor("prod")).To(BeTrue(), "status after bob's update: %+v", f.Status)
+	g.Expect(asBob.Status().Update(ctx, &f)).To(MatchError(ContainSubstring(
+		fmt.Sprintf("status.verifiedIn: user %q may not record Freight %s as verified in test: the Kargo manager does", bob, p.freight.Name))))
+	g.Expect(k8s.Status().Update(ctx, &f)).To(Succeed(), "the manager's user records a verification")
+	g.Expect(f.IsVerifiedIn("test") && f.IsApprovedFor("prod")).To(BeTrue(), "status after the verification: %+v", f.Status)
+
+	// Withdrawing an approval approves nothing: bob may.
+	f.Status.ApprovedFor = nil
+	g.Expect(asBob.Status().Update(ctx, &f)).To(Succeed(), "an approval withdrawn")
 }
 
 // TestPromoteOneStage: the review names the Stage, so a Role granting
