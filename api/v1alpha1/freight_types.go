@@ -4,6 +4,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// WarehouseKind is the kind of a Freight's origin: the only one.
+const WarehouseKind = "Warehouse"
+
 // FreightOrigin is where a Freight comes from: a Warehouse of the
 // namespace.
 type FreightOrigin struct {
