@@ -16,16 +16,6 @@ import (
 	"github.com/kargo-io/kargo/internal/testregistry"
 )
 
-func startRegistry(t *testing.T, opts ...testregistry.Option) *testregistry.Registry {
-	t.Helper()
-	reg, err := testregistry.Start("127.0.0.1:0", opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	return reg
-}
-
 func push(t *testing.T, reg *testregistry.Registry, ref string, created time.Time) string {
 	t.Helper()
 	digest, err := reg.Push(context.Background(), ref, testregistry.ImageOptions{Created: created})
@@ -52,7 +42,7 @@ func summary(images []kargov1.DiscoveredImage) []string {
 // plain HTTP) with each strategy.
 func TestDiscover(t *testing.T) {
 	ctx := context.Background()
-	reg := startRegistry(t)
+	reg := testregistry.ForTest(t)
 	at := func(h int) time.Time { return time.Date(2026, 12, 1, h, 0, 0, 0, time.UTC) }
 	// Pushed in an order that is neither the versions' nor the builds'.
 	d101 := push(t, reg, "app:1.0.1", at(3))
@@ -119,7 +109,7 @@ func TestDiscover(t *testing.T) {
 // dockerconfigjson Secret, and refuses a discovery without them.
 func TestDiscoverWithCredentials(t *testing.T) {
 	ctx := context.Background()
-	reg := startRegistry(t, testregistry.WithBasicAuth("kargo", "pull-s3cret"))
+	reg := testregistry.ForTest(t, testregistry.WithBasicAuth("kargo", "pull-s3cret"))
 	digest := push(t, reg, "app:1.0.0", time.Now())
 	sub := kargov1.ImageSubscription{RepoURL: reg.Repo("app"), ImageSelectionStrategy: kargov1.SemVerStrategy}
 

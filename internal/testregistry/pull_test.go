@@ -33,7 +33,7 @@ func TestSwarmPullsByDigest(t *testing.T) {
 	defer docker.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	reg := start(t)
+	reg := testregistry.ForTest(t)
 	digest, err := reg.Push(ctx, "app:1.0.0", testregistry.ImageOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -76,6 +76,26 @@ func Start(addr string, opts ...Option) (*Registry, error) {
 	return r, nil
 }
 
+// T is what ForTest needs of a *testing.T (the package does not import
+// package testing: a program uses it too).
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// ForTest starts a registry on a free port of 127.0.0.1 for one test,
+// closed when the test ends.
+func ForTest(t T, opts ...Option) *Registry {
+	t.Helper()
+	r, err := Start("127.0.0.1:0", opts...)
+	if err != nil {
+		t.Fatalf("start a registry: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
 // basicAuth answers 401 with a Basic challenge, as a registry does, to a
 // request without the credentials of auth.
 func basicAuth(auth authn.Authenticator, next http.Handler) http.Handler {

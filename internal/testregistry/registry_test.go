@@ -16,21 +16,11 @@ import (
 	"github.com/kargo-io/kargo/internal/testregistry"
 )
 
-func start(t *testing.T, opts ...testregistry.Option) *testregistry.Registry {
-	t.Helper()
-	reg, err := testregistry.Start("127.0.0.1:0", opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = reg.Close() })
-	return reg
-}
-
 // TestPush: each push is a new digest (even of the same tag), the tag
 // points to the last, and the config carries the options.
 func TestPush(t *testing.T) {
 	ctx := context.Background()
-	reg := start(t)
+	reg := testregistry.ForTest(t)
 	created := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	first, err := reg.Push(ctx, "app:1.0.0", testregistry.ImageOptions{Cmd: []string{"sh", "-c", "exit 1"}, Env: []string{"A=b"}, Created: created})
 	if err != nil {
@@ -88,7 +78,7 @@ func TestPush(t *testing.T) {
 // answers the right credentials (Push uses them).
 func TestBasicAuth(t *testing.T) {
 	ctx := context.Background()
-	reg := start(t, testregistry.WithBasicAuth("kargo", "s3cret"))
+	reg := testregistry.ForTest(t, testregistry.WithBasicAuth("kargo", "s3cret"))
 	if _, err := reg.Push(ctx, "app:1.0.0", testregistry.ImageOptions{}); err != nil {
 		t.Fatal(err)
 	}
