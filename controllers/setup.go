@@ -105,6 +105,9 @@ func SetupAll(mgr ctrl.Manager, engines *Engines, settings Settings) error {
 		Engines: engines, Watchers: watchers, Settings: settings}).SetupWithManager(mgr, controllerOptions(workers)); err != nil {
 		return err
 	}
+	if err := (&WarehouseReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("warehouse-controller")}).SetupWithManager(mgr, controllerOptions(workers)); err != nil {
+		return err
+	}
 	if err := (&ServiceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme()}).SetupWithManager(mgr, controllerOptions(workers)); err != nil {
 		return err
 	}

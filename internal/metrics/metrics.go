@@ -60,11 +60,16 @@ var (
 		Help:    "Time from a Promotion's start (its turn came) to its end, soak and verification job included, by Stage.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 	}, []string{"namespace", "stage"})
+
+	freightDiscovered = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kargo_freight_discovered_total",
+		Help: "Freight created by a Warehouse (each a new combination of its subscriptions' newest revisions).",
+	}, []string{"namespace", "warehouse"})
 )
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(engineRequests, engineRequestDuration, driftCorrections, stackReady, stackConvergence, stackReconcileDuration, eventStreamConnected,
-		promotions, promotionDuration)
+		promotions, promotionDuration, freightDiscovered)
 }
 
 // PromotionEnded counts a Promotion that ended and records how long it ran.
@@ -119,4 +124,14 @@ func EventStreamConnected(environment string, connected bool) {
 		v = 1
 	}
 	eventStreamConnected.WithLabelValues(environment).Set(v)
+}
+
+// FreightDiscovered counts one Freight created by a Warehouse.
+func FreightDiscovered(namespace, warehouse string) {
+	freightDiscovered.WithLabelValues(namespace, warehouse).Inc()
+}
+
+// WarehouseDeleted drops the series of a deleted Warehouse.
+func WarehouseDeleted(namespace, warehouse string) {
+	freightDiscovered.DeleteLabelValues(namespace, warehouse)
 }

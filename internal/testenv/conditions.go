@@ -22,6 +22,10 @@ func Conditions(obj client.Object) []metav1.Condition {
 		return o.Status.Conditions
 	case *kargov1.Service:
 		return o.Status.Conditions
+	case *kargov1.Warehouse:
+		return o.Status.Conditions
+	case *kargov1.Stage:
+		return o.Status.Conditions
 	}
 	panic(fmt.Sprintf("no conditions on %T", obj))
 }
