@@ -174,8 +174,15 @@ func TestWarehouseDeletion(t *testing.T) {
 		},
 	}
 	f.create(stage)
-	stage.Status.CurrentFreight = &kargov1.FreightReference{Name: held}
-	f.g.Expect(k8s.Status().Update(f.ctx, stage)).To(Succeed())
+	// The Stage reconciler writes the Stage too (finalizer, conditions):
+	// retried on conflicts.
+	f.g.Eventually(func() error {
+		if err := k8s.Get(f.ctx, client.ObjectKeyFromObject(stage), stage); err != nil {
+			return err
+		}
+		stage.Status.CurrentFreight = &kargov1.FreightReference{Name: held}
+		return k8s.Status().Update(f.ctx, stage)
+	}, timeout, poll).Should(Succeed())
 
 	f.g.Expect(k8s.Delete(f.ctx, wh)).To(Succeed())
 	f.g.Eventually(func(g Gomega) {
