@@ -16,7 +16,8 @@ import (
 
 // makeFreight creates the Freight of the newest revisions when their
 // combination is new (its name, a hash of them, is not status.lastFreight).
-// The Freight is not owned by the Warehouse: Stages hold it beyond the
+// A Freight deleted by hand is not made again while the newest revisions
+// stay the same. The Freight is not owned by the Warehouse: Stages hold it beyond the
 // Warehouse's life (see reconcileDelete). A combination seen before (a
 // tag moved back) finds its Freight there already and takes it as the
 // last again, without an event.

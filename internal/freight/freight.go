@@ -3,7 +3,7 @@
 package freight
 
 import (
-	"crypto/sha1" //nolint:gosec // a name, not a signature: sha1 fits an object name (40 hex)
+	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -12,7 +12,8 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
 
-// Name is the name of the Freight of spec: the hex SHA-1 of its origin and
+// Name is the name of the Freight of spec: the hex SHA-1 (a name, not a
+// signature: 40 hex digits make a valid object name) of its origin and
 // its images (repository@digest, sorted by repository). Tags are left out:
 // re-tagging an image is the same Freight. Two Warehouses finding the same
 // images make two Freight (origins differ).
@@ -21,13 +22,13 @@ func Name(spec kargov1.FreightSpec) string {
 	if kind == "" {
 		kind = kargov1.WarehouseKind
 	}
-	lines := []string{kind + "/" + spec.Origin.Name}
-	var images []string
+	lines := make([]string, 0, len(spec.Images)+1)
 	for _, i := range spec.Images {
-		images = append(images, i.RepoURL+"@"+i.Digest)
+		lines = append(lines, i.RepoURL+"@"+i.Digest)
 	}
-	slices.Sort(images)
-	sum := sha1.Sum([]byte(strings.Join(append(lines, images...), "\n"))) //nolint:gosec // see the import
+	slices.Sort(lines)
+	lines = slices.Insert(lines, 0, kind+"/"+spec.Origin.Name)
+	sum := sha1.Sum([]byte(strings.Join(lines, "\n")))
 	return hex.EncodeToString(sum[:])
 }
 
@@ -35,7 +36,7 @@ func Name(spec kargov1.FreightSpec) string {
 // so that it is the same wherever it is computed; when taken says it is
 // used by another Freight, the first free of name-2, name-3... follows.
 func Alias(name string, taken func(string) bool) string {
-	sum := sha1.Sum([]byte(name)) //nolint:gosec // see the import
+	sum := sha1.Sum([]byte(name))
 	base := adjectives[int(sum[0])%len(adjectives)] + "-" + animals[int(sum[1])%len(animals)]
 	alias := base
 	for n := 2; taken(alias); n++ {

@@ -22,6 +22,11 @@ func TestName(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(name) {
 		t.Fatalf("Name = %q, want 40 hex digits", name)
 	}
+	// Pinned: a new formula would rename every Freight (a Warehouse would
+	// make its newest again under the new name).
+	if want := "331320913e82093853c35ee6fc215300bafa0efc"; name != want {
+		t.Errorf("Name = %s, want %s", name, want)
+	}
 	for _, tc := range []struct {
 		name string
 		spec kargov1.FreightSpec
