@@ -5,7 +5,6 @@ package registry
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,8 +33,8 @@ const parallelReads = 4
 // *InvalidError.
 func Discover(ctx context.Context, sub kargov1.ImageSubscription, keychain authn.Keychain) ([]kargov1.DiscoveredImage, error) {
 	var nameOpts []name.Option
-	// A loopback registry (127.0.0.1:5000, localhost:5000) is read over
-	// HTTP by go-containerregistry already; insecure extends that to any.
+	// Plain HTTP to any registry; without it, only to a loopback one
+	// (see registryTransport).
 	if sub.Insecure {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
@@ -46,15 +45,9 @@ func Discover(ctx context.Context, sub kargov1.ImageSubscription, keychain authn
 	if keychain == nil {
 		keychain = authn.NewMultiKeychain() // resolves to anonymous
 	}
-	rt := remote.DefaultTransport
-	if sub.Insecure {
-		t := remote.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // insecure: true says so
-		rt = t
-	}
 	// One puller: the registry is pinged and authenticated once per
 	// discovery, not once per request.
-	puller, err := remote.NewPuller(remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithTransport(rt))
+	puller, err := remote.NewPuller(remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain), remote.WithTransport(registryTransport(sub.Insecure)))
 	if err != nil {
 		return nil, err
 	}
