@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
+	dockerimage "github.com/docker/docker/api/types/image"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	dockerclient "github.com/docker/docker/client"
 	. "github.com/onsi/gomega"
@@ -30,7 +31,7 @@ func TestSwarmPullsByDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer docker.Close()
+	t.Cleanup(func() { _ = docker.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	reg := testregistry.ForTest(t)
@@ -47,10 +48,15 @@ func TestSwarmPullsByDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The service, then the image, once the service's container is gone.
 	t.Cleanup(func() {
 		if err := docker.ServiceRemove(context.Background(), created.ID); err != nil {
 			t.Errorf("remove service %s: %v", name, err)
 		}
+		NewWithT(t).Eventually(func() error {
+			_, err := docker.ImageRemove(context.Background(), image, dockerimage.RemoveOptions{PruneChildren: true})
+			return err
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed(), "remove image %s", image)
 	})
 	NewWithT(t).Eventually(func(g Gomega) {
 		tasks, err := docker.TaskList(ctx, dockerswarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", created.ID))})
