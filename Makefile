@@ -108,8 +108,9 @@ bench: swarm-up envtest-assets ## Benchmarks of ./internal/... and Kargo vs dock
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the kargo binary into bin/.
+build: manifests generate fmt vet ## Build the kargo binary, and the quickstart's registry (hack/registry), into bin/.
 	go build -o $(LOCALBIN)/kargo .
+	go build -o $(LOCALBIN)/kargo-registry ./hack/registry
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the current kubeconfig (no admission webhook: nothing in the cluster can call it).
@@ -143,7 +144,7 @@ undeploy: ## Remove the manager from the cluster.
 	$(KUSTOMIZE) config/default | kubectl delete --ignore-not-found -f -
 
 .PHONY: quickstart
-quickstart: build envtest-assets ## Local apiserver + local Swarm + manager + samples, wait until Ready.
+quickstart: build envtest-assets ## Local apiserver + local Swarm + registry + manager + samples and a promotion pipeline, wait until Ready.
 	hack/quickstart.sh up
 
 .PHONY: quickstart-down
