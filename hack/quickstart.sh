@@ -228,7 +228,8 @@ up() {
   remaining() { local r=$((deadline - SECONDS)); echo "$((r > 0 ? r : 1))"; }
   until_deadline() { until "$@"; do [ "$SECONDS" -lt "$deadline" ] || return 1; sleep 2; done; }
   if ! until_deadline prod_holds_freight ||
-    ! k wait -n "$ns" --for=condition=Ready --timeout="$(remaining)s" environment/local stacks.swarm.kargo.io --all ||
+    ! k wait -n "$ns" --for=condition=Ready --timeout="$(remaining)s" environment/local ||
+    ! k wait -n "$ns" --for=condition=Ready --timeout="$(remaining)s" stacks.swarm.kargo.io --all ||
     ! k wait -n "$ns" --for=condition=Ready --timeout="$(remaining)s" services.swarm.kargo.io --all; then
     log "not Ready in time; the objects:"
     k get -n "$ns" environments.swarm.kargo.io,stacks.swarm.kargo.io,services.swarm.kargo.io,warehouses,freight,stages,promotions -o yaml >&2 || true
