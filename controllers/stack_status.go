@@ -13,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	dockerswarm "github.com/docker/docker/api/types/swarm"
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/metrics"
 	"github.com/kargo-io/kargo/internal/swarm"
@@ -69,9 +70,15 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 			state.Message = waiting
 		} else if change := s.applied[svc.Name]; change == swarm.Created || change == swarm.Updated {
 			// Listed before this change: its tasks are seen at the next
-			// poll, which comes at once (it left Ready).
+			// poll, which comes at once (it left Ready). The update state
+			// listed was the last update's (maybe paused or rolled back):
+			// this one is underway.
 			state.Ready = false
 			state.Message = string(change) + ", tasks converging"
+			state.UpdateState = ""
+			if change == swarm.Updated {
+				state.UpdateState = string(dockerswarm.UpdateStateUpdating)
+			}
 		} else if _, ok := live[name]; !ok {
 			state.Message = "not created yet"
 		}
