@@ -42,7 +42,11 @@ const (
 // verification promotes the previous Freight back.
 type PromotionReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
+	// APIReader reads Promotions, and the Stage and Freight a Promotion
+	// records its outcome on, from the API server: a reconcile that read a
+	// stale cached Promotion would run a step again (and count it twice).
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
 	Recorder record.EventRecorder
 	Engines  *Engines
 	Settings Settings
@@ -67,6 +71,12 @@ type promotionScope struct {
 func (r *PromotionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	p := &kargov1.Promotion{}
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if p.Status.Phase.Terminal() && p.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the cache may lag, but never un-ends a Promotion
+	}
+	if err := r.APIReader.Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !p.DeletionTimestamp.IsZero() {

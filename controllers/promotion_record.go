@@ -82,7 +82,7 @@ func (r *PromotionReconciler) recordOnStage(ctx context.Context, s *promotionSco
 	}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		stage := &kargov1.Stage{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.Stage}, stage); err != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.Stage}, stage); err != nil {
 			return client.IgnoreNotFound(err)
 		}
 		patch := client.MergeFromWithOptions(stage.DeepCopy(), client.MergeFromWithOptimisticLock{})
@@ -106,7 +106,7 @@ func (r *PromotionReconciler) recordVerified(ctx context.Context, s *promotionSc
 	p := s.promotion
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		freight := &kargov1.Freight{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.Freight}, freight); err != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.Freight}, freight); err != nil {
 			return client.IgnoreNotFound(err)
 		}
 		if freight.IsVerifiedIn(p.Spec.Stage) {

@@ -117,7 +117,7 @@ func SetupAll(mgr ctrl.Manager, engines *Engines, settings Settings) error {
 	if err := (&StageReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("stage-controller")}).SetupWithManager(mgr, controllerOptions(workers)); err != nil {
 		return err
 	}
-	return (&PromotionReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("promotion-controller"),
+	return (&PromotionReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorderFor("promotion-controller"),
 		Engines: engines, Settings: settings}).SetupWithManager(mgr, controllerOptions(workers))
 }
 
