@@ -47,9 +47,9 @@ type PromotionReconciler struct {
 	// stale cached Promotion would run a step again (and count it twice).
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
-	Recorder record.EventRecorder
-	Engines  *Engines
-	Settings Settings
+	Recorder  record.EventRecorder
+	Engines   *Engines
+	Settings  Settings
 }
 
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=promotions,verbs=get;list;watch;create;update;patch
