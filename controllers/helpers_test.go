@@ -93,11 +93,12 @@ func (f *fixture) cleanup() {
 			g.Expect(meta.LenList(list)).To(BeZero(), "left after cleanup: %v", names(list))
 		}, timeout, poll).Should(Succeed())
 	}
-	// Promotions first: a running one removes its verification job from
-	// its Stack's Swarm. Warehouses keep the Freight a Stage holds.
-	deleteAll(&kargov1.PromotionList{})
+	// Stages first (an auto-promoting Stage would promote again), then
+	// Promotions, before the Stacks: a running one removes its
+	// verification job from its Stack's Swarm.
 	deleteAll(&kargov1.StageList{})
 	deleteAll(&kargov1.WarehouseList{})
+	deleteAll(&kargov1.PromotionList{})
 	deleteAll(&kargov1.FreightList{})
 	deleteAll(&kargov1.StackList{})
 	deleteAll(&kargov1.EnvironmentList{})

@@ -28,10 +28,17 @@ func (r *StageReconciler) autoPromote(ctx context.Context, s *stageScope) error 
 	if err := r.List(ctx, &list, client.InNamespace(stage.Namespace)); err != nil {
 		return fmt.Errorf("list freight: %w", err)
 	}
+	// Failed here: by its Promotions, and by the Stage's history, which
+	// outlives Promotions deleted since.
 	failed := map[string]bool{}
 	for _, p := range s.promotions {
 		if p.Status.Phase == kargov1.PromotionFailed || p.Status.Phase == kargov1.PromotionErrored {
 			failed[p.Spec.Freight] = true
+		}
+	}
+	for _, entry := range stage.Status.FreightHistory {
+		if entry.Phase != kargov1.PromotionSucceeded {
+			failed[entry.Name] = true
 		}
 	}
 	candidates := slices.DeleteFunc(list.Items, func(f kargov1.Freight) bool { return failed[f.Name] || !f.DeletionTimestamp.IsZero() })
