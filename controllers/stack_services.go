@@ -148,7 +148,7 @@ func (s *stackScope) waitsFor(svc *kargov1.Service) []string {
 	var waits []string
 	for _, dep := range svc.Spec.DependsOn {
 		live, ok := s.owned.Service(swarm.ScopedName(s.objects.Namespace, dep))
-		if !ok || !swarm.View(live, nil).Ready || s.applied[dep] == swarm.Created || s.applied[dep] == swarm.Updated {
+		if !ok || !swarm.View(live, nil, s.desiredHashes[dep]).Ready || s.applied[dep] == swarm.Created || s.applied[dep] == swarm.Updated {
 			waits = append(waits, dep)
 		}
 	}

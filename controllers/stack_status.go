@@ -21,10 +21,14 @@ import (
 
 // observe reads services and their tasks into status.
 func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
+	desiredHashes := map[string]string{}
+	for _, svc := range s.services {
+		desiredHashes[swarm.ScopedName(s.objects.Namespace, svc.Name)] = s.desiredHashes[svc.Name]
+	}
 	live := map[string]swarm.ServiceView{}
 	var inventory []kargov1.InventoryEntry
 	for _, svc := range s.owned.Services {
-		live[svc.Spec.Name] = swarm.View(svc, s.owned.Tasks[svc.ID])
+		live[svc.Spec.Name] = swarm.View(svc, s.owned.Tasks[svc.ID], desiredHashes[svc.Spec.Name])
 		inventory = append(inventory, kargov1.InventoryEntry{Kind: swarm.KindService, Name: svc.Spec.Name, ID: svc.ID, Version: svc.Version.Index})
 	}
 	for _, n := range s.owned.Networks {

@@ -28,8 +28,11 @@ type ServiceView struct {
 // View is the observed state of a listed service (with its task counts,
 // see ListOwned), given its tasks for the reason it is not ready. Ready:
 // running tasks equal desired ones and the last update neither paused nor
-// rolled back, nor still in progress.
-func View(svc swarm.Service, tasks []swarm.Task) ServiceView {
+// rolled back, nor still in progress. An update rolled back onto the spec
+// wanted now (desiredHash, the SpecHash of the desired spec, equals the
+// live spec's label: the spec was set back, e.g. by a Promotion rolling a
+// release back) is settled, not failed: no update will come to clear it.
+func View(svc swarm.Service, tasks []swarm.Task, desiredHash string) ServiceView {
 	view := ServiceView{ID: svc.ID}
 	if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
 		view.Image = cs.Image
@@ -41,8 +44,9 @@ func View(svc swarm.Service, tasks []swarm.Task) ServiceView {
 	updateFailed := false
 	if u := svc.UpdateStatus; u != nil {
 		view.UpdateState = string(u.State)
+		settled := u.State == swarm.UpdateStateRollbackCompleted && desiredHash != "" && svc.Spec.Labels[kargov1.SpecHashLabel] == desiredHash
 		switch {
-		case UpdateFailed(view.UpdateState):
+		case UpdateFailed(view.UpdateState) && !settled:
 			updateFailed = true
 			view.Message = fmt.Sprintf("update %s: %s", u.State, u.Message)
 		case u.State == swarm.UpdateStateUpdating:

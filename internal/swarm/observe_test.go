@@ -1,0 +1,44 @@
+package swarm
+
+import (
+	"testing"
+
+	"github.com/docker/docker/api/types/swarm"
+
+	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+)
+
+func TestViewUpdateStates(t *testing.T) {
+	service := func(state swarm.UpdateState, hash string, running uint64) swarm.Service {
+		svc := swarm.Service{ServiceStatus: &swarm.ServiceStatus{DesiredTasks: 1, RunningTasks: running}}
+		svc.Spec.Labels = map[string]string{kargov1.SpecHashLabel: hash}
+		if state != "" {
+			svc.UpdateStatus = &swarm.UpdateStatus{State: state, Message: "update " + string(state)}
+		}
+		return svc
+	}
+	cases := []struct {
+		name        string
+		svc         swarm.Service
+		desiredHash string
+		ready       bool
+	}{
+		{"converged", service("", "h1", 1), "h1", true},
+		{"tasks missing", service("", "h1", 0), "h1", false},
+		{"updating", service(swarm.UpdateStateUpdating, "h2", 1), "h2", false},
+		{"update completed", service(swarm.UpdateStateCompleted, "h2", 1), "h2", true},
+		{"paused", service(swarm.UpdateStatePaused, "h2", 1), "h2", false},
+		{"rolled back from the spec wanted", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "h2", false},
+		{"rolled back onto the spec wanted now", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "h1", true},
+		{"rolled back onto it, tasks missing", service(swarm.UpdateStateRollbackCompleted, "h1", 0), "h1", false},
+		{"rolling back onto it", service(swarm.UpdateStateRollbackStarted, "h1", 1), "h1", false},
+		{"rolled back, desired unknown", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := View(tc.svc, nil, tc.desiredHash); got.Ready != tc.ready {
+				t.Errorf("Ready = %v, want %v (message %q)", got.Ready, tc.ready, got.Message)
+			}
+		})
+	}
+}
