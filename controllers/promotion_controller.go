@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -50,6 +51,8 @@ type PromotionReconciler struct {
 	Recorder  record.EventRecorder
 	Engines   *Engines
 	Settings  Settings
+	// startMu serializes the start of Promotions (see start).
+	startMu sync.Mutex
 }
 
 // +kubebuilder:rbac:groups=swarm.kargo.io,resources=promotions,verbs=get;list;watch;create;update;patch

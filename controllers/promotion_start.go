@@ -37,6 +37,11 @@ func (r *PromotionReconciler) start(ctx context.Context, s *promotionScope) (boo
 	if err := promotion.Eligible(s.stage, s.freight); err != nil {
 		return false, r.finish(ctx, s, kargov1.PromotionErrored, "refused: "+err.Error())
 	}
+	// Deciding to start and writing Running happen under one lock, from
+	// what the API server holds: two Promotions of a Stage reconciled at
+	// once never both start.
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
 	ahead, err := r.ahead(ctx, p)
 	if err != nil {
 		return false, err
@@ -59,25 +64,31 @@ func (r *PromotionReconciler) start(ctx context.Context, s *promotionScope) (boo
 	if err := r.Patch(ctx, p, patch); err != nil {
 		return false, fmt.Errorf("add finalizer: %w", err)
 	}
+	stored := p.DeepCopy()
 	p.Status = status
 	now := metav1.Now()
 	p.Status.Phase, p.Status.StartedAt = kargov1.PromotionRunning, &now
 	startStep(p, kargov1.StepSetImages)
+	if err := r.Status().Patch(ctx, p, client.MergeFrom(stored)); err != nil {
+		return false, fmt.Errorf("start: %w", err)
+	}
 	r.Recorder.Eventf(p, "Normal", "Started", "promoting %s to Stage %s", freightDisplay(s.freight), s.stage.Name)
 	return true, nil
 }
 
 // ahead returns the unfinished Promotion of the same Stage that runs
-// before p (created before it; by name within the same second), if any.
+// before p (the Running one, else one created before it; by name within
+// the same second), if any, as the API server has them (a Promotion just
+// created may not be in the cache yet).
 func (r *PromotionReconciler) ahead(ctx context.Context, p *kargov1.Promotion) (*kargov1.Promotion, error) {
 	var list kargov1.PromotionList
-	if err := r.List(ctx, &list, client.InNamespace(p.Namespace), client.MatchingFields{promotionStageIndex: p.Spec.Stage}); err != nil {
+	if err := r.APIReader.List(ctx, &list, client.InNamespace(p.Namespace)); err != nil {
 		return nil, fmt.Errorf("list promotions of stage %s: %w", p.Spec.Stage, err)
 	}
 	var first *kargov1.Promotion
 	for i := range list.Items {
 		o := &list.Items[i]
-		if o.UID == p.UID || o.Status.Phase.Terminal() {
+		if o.UID == p.UID || o.Spec.Stage != p.Spec.Stage || o.Status.Phase.Terminal() {
 			continue
 		}
 		if o.Status.Phase == kargov1.PromotionRunning || runsBefore(o, p) {
