@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestClusterEnvironment: platform admins offer a Swarm to some namespaces
@@ -48,7 +49,7 @@ func TestClusterEnvironment(t *testing.T) {
 			},
 		},
 	}
-	allowed.create(cenv)
+	allowed.Create(cenv)
 	allowed.waitReady(cenv)
 
 	// The Stack's environmentRef is immutable: create it naming the
@@ -62,10 +63,10 @@ func TestClusterEnvironment(t *testing.T) {
 				Networks:       []kargov1.Network{{Name: "back"}},
 			},
 		}
-		f.create(stack)
+		f.Create(stack)
 		svc := sleeper("web")
 		svc.Namespace, svc.Spec.StackRef.Name = f.namespace, name
-		f.create(svc)
+		f.Create(svc)
 		return stack
 	}
 	// What a Stack asks of a Swarm (the Environment's own reconcile pings
@@ -79,10 +80,10 @@ func TestClusterEnvironment(t *testing.T) {
 		return total
 	}
 	theirs := sharedStack(other, "theirs")
-	other.eventually(theirs, func(g Gomega) {
-		msg := expectCondition(g, theirs, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.NotAllowedReason)
+	other.Eventually(theirs, func(g Gomega) {
+		msg := testenv.ExpectCondition(g, theirs, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.NotAllowedReason)
 		g.Expect(msg).To(ContainSubstring("does not allow namespace " + other.namespace))
-		expectCondition(g, theirs, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.NotAllowedReason)
+		testenv.ExpectCondition(g, theirs, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.NotAllowedReason)
 	})
 	other.requestReconcile(theirs)
 	g.Expect(stackRequests()).To(BeZero(), "engine requests made for a Stack of a namespace not allowed")
@@ -96,6 +97,6 @@ func TestClusterEnvironment(t *testing.T) {
 
 	// The namespace's labels now match the selector.
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other.namespace}}
-	other.update(ns, func() { ns.Labels = map[string]string{"kargo.test/team": other.namespace} })
+	other.Update(ns, func() { ns.Labels = map[string]string{"kargo.test/team": other.namespace} })
 	other.waitStackReady(theirs, 1)
 }

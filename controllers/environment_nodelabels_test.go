@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestNodeLabels: spec.nodeLabels are added and updated on the node named by
@@ -49,34 +50,34 @@ func TestNodeLabels(t *testing.T) {
 		return labels
 	}
 
-	f.update(f.env, func() {
+	f.Update(f.env, func() {
 		f.env.Spec.NodeLabels = []kargov1.NodeLabels{
 			{Hostname: hostname, Labels: map[string]string{"zone": "a", "postgis": "true"}},
 			{Hostname: "worker-gone", Labels: map[string]string{"zone": "b"}},
 		}
 	})
 	f.g.Eventually(ownLabels, timeout, poll).Should(Equal(withHand(map[string]string{"zone": "a", "postgis": "true"})))
-	f.eventually(f.env, func(g Gomega) {
-		g.Expect(expectReady(g, f.env)).To(ContainSubstring("nodeLabels name unknown node(s): worker-gone"))
+	f.Eventually(f.env, func(g Gomega) {
+		g.Expect(testenv.ExpectReady(g, f.env)).To(ContainSubstring("nodeLabels name unknown node(s): worker-gone"))
 		g.Expect(f.env.Status.MissingNodes).To(Equal([]string{"worker-gone"}))
 	})
 
 	// Update one, drop one.
-	f.update(f.env, func() {
+	f.Update(f.env, func() {
 		f.env.Spec.NodeLabels = []kargov1.NodeLabels{{Hostname: hostname, Labels: map[string]string{"zone": "b"}}}
 	})
 	f.g.Eventually(ownLabels, timeout, poll).Should(Equal(withHand(map[string]string{"zone": "b"})))
-	f.eventually(f.env, func(g Gomega) {
-		expectReady(g, f.env)
+	f.Eventually(f.env, func(g Gomega) {
+		testenv.ExpectReady(g, f.env)
 		g.Expect(f.env.Status.MissingNodes).To(BeEmpty())
 	})
 
 	// None wanted any more: only the foreign labels stay.
-	f.update(f.env, func() { f.env.Spec.NodeLabels = nil })
+	f.Update(f.env, func() { f.env.Spec.NodeLabels = nil })
 	f.g.Eventually(func() map[string]string { _, l := f.nodeLabels(); return l }, timeout, poll).Should(Equal(withHand(nil)))
 
 	// Deleting an Environment removes the labels it set.
-	f.update(f.env, func() {
+	f.Update(f.env, func() {
 		f.env.Spec.NodeLabels = []kargov1.NodeLabels{{Hostname: hostname, Labels: map[string]string{"zone": "c"}}}
 	})
 	f.g.Eventually(ownLabels, timeout, poll).Should(Equal(withHand(map[string]string{"zone": "c"})))
@@ -94,7 +95,7 @@ func TestNodeLabelConflict(t *testing.T) {
 	f := newFixture(t)
 	node, _ := f.nodeLabels()
 	hostname := node.Description.Hostname
-	f.update(f.env, func() {
+	f.Update(f.env, func() {
 		f.env.Spec.NodeLabels = []kargov1.NodeLabels{{Hostname: hostname, Labels: map[string]string{"zone": "a"}}}
 	})
 	f.g.Eventually(func() map[string]string { _, l := f.nodeLabels(); return l }, timeout, poll).Should(HaveKeyWithValue("zone", "a"))
@@ -106,10 +107,10 @@ func TestNodeLabelConflict(t *testing.T) {
 			NodeLabels: []kargov1.NodeLabels{{Hostname: hostname, Labels: map[string]string{"zone": "b", "second": "true"}}},
 		},
 	}
-	f.create(second)
-	f.eventually(second, func(g Gomega) {
-		expectReady(g, second)
-		msg := expectCondition(g, second, kargov1.NodeLabelsCondition, metav1.ConditionFalse, kargov1.NodeLabelConflictReason)
+	f.Create(second)
+	f.Eventually(second, func(g Gomega) {
+		testenv.ExpectReady(g, second)
+		msg := testenv.ExpectCondition(g, second, kargov1.NodeLabelsCondition, metav1.ConditionFalse, kargov1.NodeLabelConflictReason)
 		g.Expect(msg).To(ContainSubstring("zone=b is held by " + f.namespace + ".local"))
 	})
 	f.g.Eventually(func() []string { return f.events(f.env) }, timeout, poll).Should(ContainElement(
@@ -128,7 +129,7 @@ func TestNodeLabelConflict(t *testing.T) {
 	_, labels := f.nodeLabels()
 	f.g.Expect(labels).To(HaveKeyWithValue("zone", "a"))
 	f.g.Expect(labels).To(HaveKeyWithValue("second", "true"), "the labels without conflict are set")
-	f.eventually(f.env, func(g Gomega) {
-		expectCondition(g, f.env, kargov1.NodeLabelsCondition, metav1.ConditionTrue, "")
+	f.Eventually(f.env, func(g Gomega) {
+		testenv.ExpectCondition(g, f.env, kargov1.NodeLabelsCondition, metav1.ConditionTrue, "")
 	})
 }

@@ -26,8 +26,8 @@ func TestTLSEndpoint(t *testing.T) {
 	f := newFixture(t) // its Environment is the shared swarm of hack/swarm.sh
 	g := f.g
 	var shared string
-	f.eventually(f.env, func(g Gomega) {
-		expectReady(g, f.env)
+	f.Eventually(f.env, func(g Gomega) {
+		testenv.ExpectReady(g, f.env)
 		g.Expect(f.env.Status.Swarm).NotTo(BeNil())
 		shared = f.env.Status.Swarm.ClusterID
 	})
@@ -51,10 +51,10 @@ func TestTLSEndpoint(t *testing.T) {
 	// The right CA: Ready, and the status is the second swarm's.
 	tlsSecret("engine-tls", tlsSwarm.CA)
 	env := tlsEnvironment("tls", kargov1.Endpoint{Host: tlsSwarm.Host, TLSSecretRef: &kargov1.LocalObjectReference{Name: "engine-tls"}})
-	f.create(env)
+	f.Create(env)
 	created = append(created, env)
-	f.eventually(env, func(g Gomega) {
-		expectReady(g, env)
+	f.Eventually(env, func(g Gomega) {
+		testenv.ExpectReady(g, env)
 		g.Expect(env.Status.Swarm).NotTo(BeNil())
 		g.Expect(env.Status.Swarm.ClusterID).To(Equal(tlsSwarm.ClusterID))
 		g.Expect(env.Status.Swarm.ClusterID).NotTo(Equal(shared), "the TLS endpoint reported the shared swarm")
@@ -68,18 +68,18 @@ func TestTLSEndpoint(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	tlsSecret("wrong-ca", otherCA)
 	wrong := tlsEnvironment("wrong-ca", kargov1.Endpoint{Host: tlsSwarm.Host, TLSSecretRef: &kargov1.LocalObjectReference{Name: "wrong-ca"}})
-	f.create(wrong)
+	f.Create(wrong)
 	created = append(created, wrong)
 	var msg string
-	f.eventually(wrong, func(g Gomega) {
-		msg = expectCondition(g, wrong, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.TLSErrorReason)
+	f.Eventually(wrong, func(g Gomega) {
+		msg = testenv.ExpectCondition(g, wrong, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.TLSErrorReason)
 		g.Expect(msg).To(SatisfyAll(ContainSubstring(tlsSwarm.Host), ContainSubstring("certificate signed by unknown authority")))
 	})
 	t.Logf("wrong CA: %s", msg)
 
 	// Plain HTTP to the TLS port (insecure: true) is a TLS error too.
 	plain := tlsEnvironment("plain", kargov1.Endpoint{Host: tlsSwarm.Host, Insecure: true})
-	f.create(plain)
+	f.Create(plain)
 	created = append(created, plain)
 	msg = f.waitCondition(plain, metav1.ConditionFalse, kargov1.TLSErrorReason)
 	t.Logf("insecure against TLS: %s", msg)
@@ -100,7 +100,7 @@ func TestNamespaceDeletionTLS(t *testing.T) {
 	f := newFixture(t)
 	f.tlsSecret("engine-tls", tlsSwarm, tlsSwarm.CA)
 	f.env = f.environment("tls", kargov1.Endpoint{Host: tlsSwarm.Host, TLSSecretRef: &kargov1.LocalObjectReference{Name: "engine-tls"}})
-	f.create(f.env)
+	f.Create(f.env)
 	f.waitReady(f.env)
 	f.stackWith("app", sleeper("web"))
 	name := f.namespace + "-app_web"
@@ -147,7 +147,7 @@ func startTLSSwarm(t *testing.T) *testenv.Dockerd {
 
 // tlsSecret creates a Secret with the TLS swarm's client certificate and ca.
 func (f *fixture) tlsSecret(name string, tlsSwarm *testenv.Dockerd, ca []byte) {
-	f.create(&corev1.Secret{
+	f.Create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
 		Type:       corev1.SecretTypeTLS,
 		Data:       map[string][]byte{"ca.crt": ca, "tls.crt": tlsSwarm.ClientCert, "tls.key": tlsSwarm.ClientKey},

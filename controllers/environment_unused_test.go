@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestUnusedVariables: an Environment setting variables that no Stack of it
@@ -30,18 +31,18 @@ func TestUnusedVariables(t *testing.T) {
 				Suspend:        true,
 			},
 		}
-		f.create(s)
+		f.Create(s)
 		return s
 	}
 	stack("cache", "redis")
 	mongo := stack("mongo", "mongodb")
 
 	const secretValue = "unused-t0ken-value"
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tokens", Namespace: f.namespace}, StringData: map[string]string{"OLD_API_TOKEN": secretValue}})
-	f.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "dotenv", Namespace: f.namespace}, Data: map[string]string{
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tokens", Namespace: f.namespace}, StringData: map[string]string{"OLD_API_TOKEN": secretValue}})
+	f.Create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "dotenv", Namespace: f.namespace}, Data: map[string]string{
 		".env": "STACKS=\"cache mongo\"\nCACHE_STACK=redis\nMONGO_STACK=mongodb\nBASE=4.4\nMONGODB_TAG=$BASE\n",
 	}})
-	f.update(f.env, func() {
+	f.Update(f.env, func() {
 		f.env.Spec.Variables = map[string]string{"REDIS_TAG": "6", "REDIS_TAGG": "6"}
 		f.env.Spec.VariablesFrom = []kargov1.VariablesSource{
 			{ConfigMapRef: &kargov1.VariablesReference{Name: "dotenv", Key: ".env"}},
@@ -55,9 +56,9 @@ func TestUnusedVariables(t *testing.T) {
 
 	// A reconcile of the Environment with the same set emits nothing: the
 	// spec changes, the Environment is Ready for it, still one event.
-	f.update(f.env, func() { f.env.Spec.Interval = &metav1.Duration{Duration: 5 * time.Minute} })
-	f.eventually(f.env, func(g Gomega) {
-		expectReady(g, f.env)
+	f.Update(f.env, func() { f.env.Spec.Interval = &metav1.Duration{Duration: 5 * time.Minute} })
+	f.Eventually(f.env, func(g Gomega) {
+		testenv.ExpectReady(g, f.env)
 		g.Expect(f.env.Status.ObservedGeneration).To(Equal(f.env.Generation))
 		g.Expect(f.unusedEvents(g)).To(Equal([]string{first + " (count 1)"}))
 	})

@@ -13,6 +13,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/freight"
+	"github.com/kargo-io/kargo/internal/testenv"
 	"github.com/kargo-io/kargo/internal/testregistry"
 )
 
@@ -74,7 +75,7 @@ func (f *promotionFixture) stage(name, upstream, stack string, auto bool, job *k
 			},
 		},
 	}
-	f.create(stage)
+	f.Create(stage)
 	return stage
 }
 
@@ -82,7 +83,7 @@ func (f *promotionFixture) stage(name, upstream, stack string, auto bool, job *k
 func (f *promotionFixture) freightOf(tag, digest string) *kargov1.Freight {
 	spec := kargov1.FreightSpec{Origin: kargov1.FreightOrigin{Kind: "Warehouse", Name: "app"}, Images: []kargov1.FreightImage{{RepoURL: f.repo, Tag: tag, Digest: digest}}}
 	fr := &kargov1.Freight{ObjectMeta: metav1.ObjectMeta{Name: freight.Name(spec), Namespace: f.namespace}, Alias: "release-" + strings.ReplaceAll(tag, ".", "-"), Spec: spec}
-	f.create(fr)
+	f.Create(fr)
 	return fr
 }
 
@@ -99,7 +100,7 @@ func (f *promotionFixture) promote(stage string, fr *kargov1.Freight) (*kargov1.
 // waitPhase waits until the Promotion ends in a terminal phase and checks it.
 func (f *promotionFixture) waitPhase(p *kargov1.Promotion, phase kargov1.PromotionPhase) {
 	f.t.Helper()
-	f.eventually(p, func(g Gomega) {
+	f.Eventually(p, func(g Gomega) {
 		g.Expect(p.Status.Phase.Terminal()).To(BeTrue(), "promotion %s: %s %s", p.Name, p.Status.Phase, p.Status.Message)
 	})
 	f.g.Expect(p.Status.Phase).To(Equal(phase), "promotion %s: %s", p.Name, p.Status.Message)
@@ -140,7 +141,7 @@ func TestPromotionPipeline(t *testing.T) {
 	d100 := f.push("1.0.0", false)
 	f.appStack("app-test", "1.0.0")
 	f.appStack("app-prod", "1.0.0")
-	f.create(&kargov1.Warehouse{
+	f.Create(&kargov1.Warehouse{
 		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: f.namespace},
 		Spec: kargov1.WarehouseSpec{
 			Interval:      metav1.Duration{Duration: time.Second},
@@ -152,7 +153,7 @@ func TestPromotionPipeline(t *testing.T) {
 
 	// 1.0.0: test, then prod.
 	f100 := f.waitFreight(d100)
-	f.eventually(prod, func(g Gomega) {
+	f.Eventually(prod, func(g Gomega) {
 		g.Expect(prod.Status.CurrentFreight).NotTo(BeNil(), "prod holds nothing yet")
 		g.Expect(prod.Status.CurrentFreight.Name).To(Equal(f100.Name))
 	})
@@ -161,16 +162,16 @@ func TestPromotionPipeline(t *testing.T) {
 	// verification passes after the soak, then prod receives it.
 	d101 := f.push("1.0.1", false)
 	f101 := f.waitFreight(d101)
-	f.eventually(f101, func(g Gomega) { g.Expect(f101.IsVerifiedIn("test")).To(BeTrue(), "1.0.1 not verified in test") })
-	f.eventually(prod, func(g Gomega) {
+	f.Eventually(f101, func(g Gomega) { g.Expect(f101.IsVerifiedIn("test")).To(BeTrue(), "1.0.1 not verified in test") })
+	f.Eventually(prod, func(g Gomega) {
 		g.Expect(prod.Status.CurrentFreight).NotTo(BeNil())
 		g.Expect(prod.Status.CurrentFreight.Name).To(Equal(f101.Name))
-		expectReady(g, prod)
+		testenv.ExpectReady(g, prod)
 	})
 	g.Expect(f.runningImage("app-test")).To(HaveSuffix("@"+d101), "test does not run 1.0.1 by digest")
 	g.Expect(f.runningImage("app-prod")).To(HaveSuffix("@"+d101), "prod does not run 1.0.1 by digest")
 	g.Expect(f101.IsVerifiedIn("prod")).To(BeFalse())
-	f.eventually(f101, func(g Gomega) { g.Expect(f101.IsVerifiedIn("prod")).To(BeTrue()) })
+	f.Eventually(f101, func(g Gomega) { g.Expect(f101.IsVerifiedIn("prod")).To(BeTrue()) })
 
 	// 1.0.2 exits 1: its promotion to test fails, test is rolled back to
 	// 1.0.1 by a Promotion of its own, prod never gets 1.0.2.
@@ -197,14 +198,14 @@ func TestPromotionPipeline(t *testing.T) {
 	f.waitPhase(rollback, kargov1.PromotionSucceeded)
 	g.Expect(rollback.Labels[kargov1.PromotionCauseLabel]).To(Equal(kargov1.PromotionCauseRollback))
 	g.Expect(rollback.Spec.Freight).To(Equal(f101.Name))
-	f.eventually(test, func(g Gomega) {
+	f.Eventually(test, func(g Gomega) {
 		g.Expect(test.Status.CurrentFreight.Name).To(Equal(f101.Name))
 		g.Expect(test.Status.FreightHistory).NotTo(BeEmpty())
 		g.Expect(test.Status.FreightHistory[0].Promotion).To(Equal(rollback.Name))
 		g.Expect(test.Status.FreightHistory[1].Phase).To(Equal(kargov1.PromotionFailed))
-		expectReady(g, test)
+		testenv.ExpectReady(g, test)
 	})
-	f.eventually(&kargov1.Stack{ObjectMeta: metav1.ObjectMeta{Name: "app-test", Namespace: f.namespace}}, func(g Gomega) {
+	f.Eventually(&kargov1.Stack{ObjectMeta: metav1.ObjectMeta{Name: "app-test", Namespace: f.namespace}}, func(g Gomega) {
 		g.Expect(f.runningImage("app-test")).To(HaveSuffix("@" + d101))
 	})
 	// Auto-promotion does not try 1.0.2 again, and prod never sees it.

@@ -37,9 +37,9 @@ func TestCatalogStack(t *testing.T) {
 	f := newFixture(t)
 	node, _ := f.nodeLabels()
 	dotenv := "# the old tool's environment file\nDOMAIN=example.org\nSUBDOMAIN=kargo.$DOMAIN\nAUTH_USER=admin\nAUTH_PASSWORD=hashed\n"
-	f.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kargo-dotenv", Namespace: f.namespace}, Data: map[string]string{".env": dotenv}})
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "grafana", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte("s3cret")}})
-	f.update(f.env, func() {
+	f.Create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kargo-dotenv", Namespace: f.namespace}, Data: map[string]string{".env": dotenv}})
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "grafana", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte("s3cret")}})
+	f.Update(f.env, func() {
 		f.env.Spec.VariablesFrom = []kargov1.VariablesSource{{ConfigMapRef: &kargov1.VariablesReference{Name: "kargo-dotenv", Key: ".env"}}}
 		// mongodb's default placement wants node.labels.mongodb==true.
 		f.env.Spec.NodeLabels = []kargov1.NodeLabels{{Hostname: node.Description.Hostname, Labels: map[string]string{"mongodb": "true"}}}
@@ -63,10 +63,10 @@ func TestCatalogStack(t *testing.T) {
 			Secrets:  []kargov1.StackSecret{{Name: "grafana-admin-password", SecretKeyRef: kargov1.KeySelector{Name: "grafana", Key: "password"}}},
 		},
 	}
-	f.create(stack)
+	f.Create(stack)
 	worker := sleeper("worker")
 	worker.Namespace, worker.Spec.StackRef.Name = f.namespace, "cat"
-	f.create(worker)
+	f.Create(worker)
 	f.waitStackReady(stack, 4)
 
 	// The merged configuration is visible as Services owned by the Stack.
@@ -90,7 +90,7 @@ func TestCatalogStack(t *testing.T) {
 
 	// A variable changes in the .env ConfigMap: only grafana uses SUBDOMAIN.
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kargo-dotenv", Namespace: f.namespace}}
-	f.update(cm, func() {
+	f.Update(cm, func() {
 		cm.Data[".env"] = "DOMAIN=example.org\nSUBDOMAIN=maps.$DOMAIN\nAUTH_USER=admin\nAUTH_PASSWORD=hashed\n"
 	})
 	f.g.Eventually(func() []string {
@@ -102,7 +102,7 @@ func TestCatalogStack(t *testing.T) {
 	}
 
 	// Dropping an entry deletes its Service and its Swarm service.
-	f.update(stack, func() { stack.Spec.Services, stack.Spec.Images = stack.Spec.Services[:2], stack.Spec.Images[:2] })
+	f.Update(stack, func() { stack.Spec.Services, stack.Spec.Images = stack.Spec.Services[:2], stack.Spec.Images[:2] })
 	f.g.Eventually(func() bool {
 		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKey{Namespace: f.namespace, Name: "grafana"}, &kargov1.Service{}))
 	}, timeout, poll).Should(BeTrue(), "grafana's Service was not deleted")
@@ -130,11 +130,11 @@ func TestCatalogRenderFailureKeepsLastGoodState(t *testing.T) {
 			Networks:       []kargov1.Network{{Name: "back"}},
 		},
 	}
-	f.create(stack)
+	f.Create(stack)
 	f.waitStackReady(stack, 1)
 	version := f.swarmServiceIn("bad", "cache").Version.Index
 
-	f.update(stack, func() {
+	f.Update(stack, func() {
 		stack.Spec.Patches = append(stack.Spec.Patches, kargov1.Patch{
 			Target: &kargov1.PatchTarget{Kind: "Service", Name: "cache"},
 			Patch:  "- {op: add, path: /spec/env, value: [{name: URL, value: 'https://${PUBLIC_HOST}/'}]}",
@@ -144,13 +144,13 @@ func TestCatalogRenderFailureKeepsLastGoodState(t *testing.T) {
 	f.g.Expect(f.swarmServiceIn("bad", "cache").Version.Index).To(Equal(version), "the running service changed after a failed render")
 
 	// A merged Service the API server refuses is a render failure too.
-	f.update(stack, func() {
+	f.Update(stack, func() {
 		stack.Spec.Patches[1].Patch = "- {op: add, path: /spec/env, value: [{name: MODE, value: a}, {name: MODE, value: b}]}"
 	})
 	f.waitMessage(stack, kargov1.RenderFailedReason, `spec.env[1]: Duplicate value: {"name":"MODE"}`)
 	f.g.Expect(f.swarmServiceIn("bad", "cache").Version.Index).To(Equal(version))
 
-	f.update(stack, func() {
+	f.Update(stack, func() {
 		stack.Spec.Services = append(stack.Spec.Services, kargov1.CatalogService{Name: "geo", Catalog: "no-such-entry"})
 	})
 	f.waitMessage(stack, kargov1.RenderFailedReason, `spec.services[1].catalog: no catalog entry "no-such-entry"`)

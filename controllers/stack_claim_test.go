@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestNamespaceClaimedByOneStack: a Swarm stack namespace belongs to one
@@ -29,10 +30,10 @@ func TestNamespaceClaimedByOneStack(t *testing.T) {
 				Networks:       []kargov1.Network{{Name: "back"}},
 			},
 		}
-		f.create(stack)
+		f.Create(stack)
 		svc := sleeper("web")
 		svc.Namespace, svc.Spec.StackRef.Name = f.namespace, name
-		f.create(svc)
+		f.Create(svc)
 		return stack
 	}
 	mine := claim(first, "mine")
@@ -46,11 +47,11 @@ func TestNamespaceClaimedByOneStack(t *testing.T) {
 	g.Expect(web.Spec.Labels).To(HaveKey(kargov1.ManagerLabel), "objects carry the installation's identity")
 
 	theirs := claim(second, "theirs")
-	second.eventually(theirs, func(g Gomega) {
-		msg := expectCondition(g, theirs, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ConflictReason)
+	second.Eventually(theirs, func(g Gomega) {
+		msg := testenv.ExpectCondition(g, theirs, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ConflictReason)
 		g.Expect(msg).To(ContainSubstring("swarm namespace " + shared + " belongs to someone else"))
 		g.Expect(msg).To(ContainSubstring("owner " + first.namespace + "/mine"))
-		expectCondition(g, theirs, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.ConflictReason)
+		testenv.ExpectCondition(g, theirs, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.ConflictReason)
 	})
 	second.requestReconcile(theirs)
 	after := inspect(shared + "_web")

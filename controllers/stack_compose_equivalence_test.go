@@ -110,7 +110,7 @@ func TestComposeEquivalence(t *testing.T) {
 	f := newFixture(t)
 	// The files bind host paths, give the local volume driver options and
 	// join an external network: what the Environment's policy must allow.
-	f.update(f.env, func() {
+	f.Update(f.env, func() {
 		f.env.Spec.SharedNetworks = []string{external}
 		f.env.Spec.Policy = &kargov1.WorkloadPolicy{
 			AllowedHostPaths:     []string{"/var/log", "/etc/hostname"},
@@ -148,21 +148,21 @@ func TestComposeEquivalence(t *testing.T) {
 		t.Logf("kargo convert: warning: %s", w)
 	}
 	for _, cm := range res.ConfigMaps {
-		f.create(cm)
+		f.Create(cm)
 	}
 	secretData := map[string][]byte{}
 	for _, s := range res.Secrets {
 		maps.Copy(secretData, s.Data)
-		f.create(s)
+		f.Create(s)
 	}
 	stack := res.Stack
-	f.create(stack)
+	f.Create(stack)
 	for _, svc := range res.Services {
-		f.create(svc)
+		f.Create(svc)
 	}
 	// Tasks cannot run (no image): wait until the Stack has applied the
 	// desired spec of every Service, as its status and the live labels say.
-	f.eventually(stack, func(g Gomega) {
+	f.Eventually(stack, func(g Gomega) {
 		g.Expect(stack.Status.Services).To(HaveLen(len(res.Services)))
 		for _, st := range stack.Status.Services {
 			g.Expect(st.ID).NotTo(BeEmpty(), "service %s: %s", st.Name, st.Message)

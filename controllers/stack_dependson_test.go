@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestStackDependsOn: Stack B waits, creating nothing, while the Stack A it
@@ -32,9 +33,9 @@ func TestStackDependsOn(t *testing.T) {
 			DependsOn:      []kargov1.LocalObjectReference{{Name: "a"}},
 		},
 	}
-	f.create(b)
+	f.Create(b)
 	web.Namespace, web.Spec.StackRef.Name = f.namespace, "b"
-	f.create(web)
+	f.Create(web)
 
 	f.waitMessage(b, kargov1.DependencyNotReadyReason, "stack a: ")
 	// A reports not Ready from its first reconcile on, before its service
@@ -49,7 +50,7 @@ func TestStackDependsOn(t *testing.T) {
 	}
 
 	// A becomes healthy: B follows.
-	f.update(db, func() { db.Spec.Healthcheck.Test = []string{"CMD", "true"} })
+	f.Update(db, func() { db.Spec.Healthcheck.Test = []string{"CMD", "true"} })
 	f.waitStackReady(a, 1)
 	f.waitStackReady(b, 1)
 	f.g.Expect(f.stackServices(f.namespace + "-b")).To(Equal(1))
@@ -60,7 +61,7 @@ func TestStackDependsOn(t *testing.T) {
 func TestDependencyCycles(t *testing.T) {
 	f := newFixture(t)
 	for _, pair := range [][2]string{{"c", "d"}, {"d", "c"}} {
-		f.create(&kargov1.Stack{
+		f.Create(&kargov1.Stack{
 			ObjectMeta: metav1.ObjectMeta{Name: pair[0], Namespace: f.namespace},
 			Spec: kargov1.StackSpec{
 				EnvironmentRef: kargov1.EnvironmentReference{Name: f.env.Name},
@@ -69,9 +70,9 @@ func TestDependencyCycles(t *testing.T) {
 		})
 	}
 	c := &kargov1.Stack{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: f.namespace}}
-	f.eventually(c, func(g Gomega) {
-		g.Expect(expectCondition(g, c, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DependencyCycleReason)).To(ContainSubstring("c -> d -> c"))
-		expectCondition(g, c, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.DependencyCycleReason)
+	f.Eventually(c, func(g Gomega) {
+		g.Expect(testenv.ExpectCondition(g, c, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DependencyCycleReason)).To(ContainSubstring("c -> d -> c"))
+		testenv.ExpectCondition(g, c, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.DependencyCycleReason)
 	})
 
 	api, web := sleeper("api"), sleeper("web")
@@ -91,8 +92,8 @@ func TestServiceDependsOn(t *testing.T) {
 	web.Spec.DependsOn = []string{"api"}
 	stack := f.stackWith("ordered", web, api)
 
-	f.eventually(stack, func(g Gomega) {
-		g.Expect(expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, "")).To(ContainSubstring("web: waiting for api to be ready"))
+	f.Eventually(stack, func(g Gomega) {
+		g.Expect(testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, "")).To(ContainSubstring("web: waiting for api to be ready"))
 	})
 
 	// web is created only after api turned healthy (4 s after it started).
@@ -109,7 +110,7 @@ func TestStackDeletionOrder(t *testing.T) {
 	g := f.g
 	a := f.stackWith("a", sleeper("db"))
 	b := f.stackWith("b", sleeper("web"))
-	f.update(b, func() { b.Spec.DependsOn = []kargov1.LocalObjectReference{{Name: "a"}} })
+	f.Update(b, func() { b.Spec.DependsOn = []kargov1.LocalObjectReference{{Name: "a"}} })
 	f.waitStackReady(a, 1)
 	f.waitStackReady(b, 1)
 	removed := f.serviceRemovals()

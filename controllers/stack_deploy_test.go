@@ -17,14 +17,15 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/swarm"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // geoStack makes the sample stack of the quickstart: a database with a
 // secret and a volume, a web front with a config on a host port, a worker.
 func (f *fixture) geoStack(port int32) (*kargov1.Stack, []*kargov1.Service) {
 	ns := f.namespace
-	f.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: ns}, Data: map[string]string{"index.html": "hello from kargo"}})
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Data: map[string][]byte{"password": []byte("s3cret")}})
+	f.Create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: ns}, Data: map[string]string{"index.html": "hello from kargo"}})
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Data: map[string][]byte{"password": []byte("s3cret")}})
 	stack := &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "geo", Namespace: ns},
 		Spec: kargov1.StackSpec{
@@ -62,9 +63,9 @@ func (f *fixture) geoStack(port int32) (*kargov1.Stack, []*kargov1.Service) {
 			StopGracePeriod: quick(),
 		}},
 	}
-	f.create(stack)
+	f.Create(stack)
 	for _, svc := range services {
-		f.create(svc)
+		f.Create(svc)
 	}
 	return stack, services
 }
@@ -75,14 +76,14 @@ func TestStackLifecycle(t *testing.T) {
 	f := newFixture(t)
 	g := f.g
 	stack, services := f.geoStack(18181)
-	f.eventually(stack, func(g Gomega) {
-		expectReady(g, stack)
+	f.Eventually(stack, func(g Gomega) {
+		testenv.ExpectReady(g, stack)
 		g.Expect(stack.Status.ReadyServices).To(Equal("3/3"))
 		g.Expect(stack.Status.Inventory).To(HaveLen(3 + 2 + 1 + 1))
 	})
 	for _, svc := range services {
-		f.eventually(svc, func(g Gomega) {
-			expectReady(g, svc)
+		f.Eventually(svc, func(g Gomega) {
+			testenv.ExpectReady(g, svc)
 			g.Expect(svc.Status.Replicas).NotTo(BeEmpty())
 		})
 	}
@@ -129,20 +130,20 @@ func TestStackLifecycle(t *testing.T) {
 		versions[name] = f.swarmService(name).Version.Index
 	}
 	web := services[1]
-	f.update(web, func() { web.Spec.Env[0].Value = "changed" })
+	f.Update(web, func() { web.Spec.Env[0].Value = "changed" })
 	g.Eventually(func() []string { return f.swarmService("web").Spec.TaskTemplate.ContainerSpec.Env }, timeout, poll).Should(ContainElement("MODE=changed"))
 	g.Expect(f.swarmService("db").Version.Index).To(Equal(versions["db"]), "db must not be updated")
 	g.Expect(f.swarmService("worker").Version.Index).To(Equal(versions["worker"]), "worker must not be updated")
 
 	// Change replicas.
 	worker := services[2]
-	f.update(worker, func() { worker.Spec.Replicas = ptr.To[int64](1) })
+	f.Update(worker, func() { worker.Spec.Replicas = ptr.To[int64](1) })
 	g.Eventually(func() uint64 { return *f.swarmService("worker").Spec.Mode.Replicated.Replicas }, timeout, poll).Should(BeEquivalentTo(1))
 
 	// Rotate the secret: a new version, the service moved to it, the old one gone.
 	secret := &corev1.Secret{}
 	g.Expect(k8s.Get(f.ctx, client.ObjectKey{Namespace: f.namespace, Name: "db"}, secret)).To(Succeed())
-	f.update(secret, func() { secret.Data["password"] = []byte("rotated") })
+	f.Update(secret, func() { secret.Data["password"] = []byte("rotated") })
 	g.Eventually(func() string {
 		refs := f.swarmService("db").Spec.TaskTemplate.ContainerSpec.Secrets
 		if len(refs) != 1 {
@@ -171,7 +172,7 @@ func TestStackLifecycle(t *testing.T) {
 
 	// An object of the namespace that Kargo does not own stays through deletion.
 	bystander := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bystander", Namespace: f.namespace}}
-	f.create(bystander)
+	f.Create(bystander)
 
 	// Delete the Stack: everything owned goes, the volume stays.
 	g.Expect(k8s.Delete(f.ctx, stack)).To(Succeed())

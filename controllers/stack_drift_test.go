@@ -19,7 +19,7 @@ import (
 // slowResync sets the Environment's periodic resync to an hour, so that
 // only Swarm events can explain a correction within the test.
 func (f *fixture) slowResync() {
-	f.update(f.env, func() { f.env.Spec.Interval = &metav1.Duration{Duration: time.Hour} })
+	f.Update(f.env, func() { f.env.Spec.Interval = &metav1.Duration{Duration: time.Hour} })
 	f.waitReady(f.env)
 }
 
@@ -49,11 +49,11 @@ func (f *fixture) driftEvent(stack *kargov1.Stack, parts ...string) {
 func TestDriftIsUndoneByEvents(t *testing.T) {
 	f := newFixture(t)
 	f.slowResync()
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: f.namespace}, Data: map[string][]byte{"token": []byte("t0k3n")}})
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: f.namespace}, Data: map[string][]byte{"token": []byte("t0k3n")}})
 	web := sleeper("web")
 	web.Spec.Replicas = ptr.To[int64](2)
 	stack := f.stackWith("drift", web)
-	f.update(stack, func() {
+	f.Update(stack, func() {
 		stack.Spec.Networks = append(stack.Spec.Networks, kargov1.Network{Name: "spare", Attachable: true})
 		stack.Spec.Secrets = []kargov1.StackSecret{{Name: "token", SecretKeyRef: kargov1.KeySelector{Name: "token", Key: "token"}}}
 	})

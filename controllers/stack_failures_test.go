@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestUnmanagedServiceIsLeftAlone: a service with the same name that Kargo
@@ -30,8 +31,8 @@ func TestUnmanagedServiceIsLeftAlone(t *testing.T) {
 
 	stack := f.stackWith("app", sleeper("web"), sleeper("api"))
 	// The rest of the Stack is deployed: api is Ready beside the conflict.
-	f.eventually(stack, func(g Gomega) {
-		msg := expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ConflictReason)
+	f.Eventually(stack, func(g Gomega) {
+		msg := testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ConflictReason)
 		g.Expect(msg).To(ContainSubstring("exists and is not managed by Kargo"))
 		g.Expect(stack.Status.ReadyServices).To(Equal("1/2"))
 		t.Logf("Conflict: %s", msg)
@@ -57,8 +58,8 @@ func TestEngineRejections(t *testing.T) {
 	stack := f.stackWith("geo", portTaken, noImage, healthy)
 
 	var msg string
-	f.eventually(stack, func(g Gomega) {
-		msg = expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, "")
+	f.Eventually(stack, func(g Gomega) {
+		msg = testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, "")
 		g.Expect(msg).To(SatisfyAll(ContainSubstring("18283"), ContainSubstring("No such image")))
 		g.Expect(stack.Status.ReadyServices).To(Equal("1/3"))
 	})
@@ -66,11 +67,11 @@ func TestEngineRejections(t *testing.T) {
 
 	// Declaring an external network that does not exist: reported, and the
 	// services already deployed stay.
-	f.update(stack, func() {
+	f.Update(stack, func() {
 		stack.Spec.Networks = append(stack.Spec.Networks, kargov1.Network{Name: "missing-" + f.namespace, External: true})
 	})
-	f.eventually(stack, func(g Gomega) {
-		msg = expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ApplyFailedReason)
+	f.Eventually(stack, func(g Gomega) {
+		msg = testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ApplyFailedReason)
 		g.Expect(msg).To(SatisfyAll(ContainSubstring("missing-"+f.namespace), ContainSubstring("not found")))
 	})
 	t.Logf("Ready=False: %s", msg)
@@ -106,7 +107,7 @@ func (f *fixture) portTaken(name string, port uint32) *kargov1.Service {
 func TestApplyFailureBackoff(t *testing.T) {
 	f := newFixture(t)
 	stack := f.stackWith("refused", f.portTaken("web", 18284))
-	f.update(stack, func() { stack.Spec.Timeout = &metav1.Duration{Duration: scaled(10 * time.Second)} })
+	f.Update(stack, func() { stack.Spec.Timeout = &metav1.Duration{Duration: scaled(10 * time.Second)} })
 	f.waitMessage(stack, kargov1.ApplyFailedReason, "18284")
 	start, first := time.Now(), engineRequests(f, "POST /services/create")
 
@@ -120,9 +121,9 @@ func TestApplyFailureBackoff(t *testing.T) {
 	f.g.Expect(attempts).To(BeNumerically(">=", 2), "the refused service was not retried")
 	t.Logf("%.0f create attempts in the %s after the first failure", attempts, time.Since(start).Round(time.Second))
 
-	f.eventually(stack, func(g Gomega) {
-		msg := expectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.ApplyFailedReason)
+	f.Eventually(stack, func(g Gomega) {
+		msg := testenv.ExpectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.ApplyFailedReason)
 		g.Expect(msg).To(SatisfyAll(ContainSubstring("failing for longer than spec.timeout"), ContainSubstring("18284")))
-		expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ApplyFailedReason)
+		testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ApplyFailedReason)
 	})
 }

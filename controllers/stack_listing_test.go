@@ -19,8 +19,8 @@ import (
 func TestOneListingPerKind(t *testing.T) {
 	f := newFixture(t)
 	f.slowResync()
-	f.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: f.namespace}, Data: map[string]string{"index.html": "hi"}})
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte("pw")}})
+	f.Create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "site", Namespace: f.namespace}, Data: map[string]string{"index.html": "hi"}})
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte("pw")}})
 	stack := &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "lists", Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
@@ -31,13 +31,13 @@ func TestOneListingPerKind(t *testing.T) {
 			Secrets:        []kargov1.StackSecret{{Name: "db", SecretKeyRef: kargov1.KeySelector{Name: "db", Key: "password"}}},
 		},
 	}
-	f.create(stack)
+	f.Create(stack)
 	for _, name := range []string{"a", "b", "c"} {
 		svc := sleeper(name)
 		svc.Namespace, svc.Spec.StackRef.Name = f.namespace, stack.Name
 		svc.Spec.Configs = []kargov1.FileReference{{Name: "site", Target: "/www/index.html"}}
 		svc.Spec.Secrets = []kargov1.FileReference{{Name: "db"}}
-		f.create(svc)
+		f.Create(svc)
 	}
 	f.waitStackReady(stack, 3)
 

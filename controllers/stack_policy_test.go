@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestStackPolicyDenied: a Stack whose Service binds / of the node is
@@ -25,9 +26,9 @@ func TestStackPolicyDenied(t *testing.T) {
 	svc.Spec.Mounts = []kargov1.Mount{{Type: "bind", Source: "/", Target: "/host", ReadOnly: true}}
 	stack := f.stackWith("pol", svc)
 	denied := `service web: mounts[0].source "/": host path not allowed by the Environment's policy (spec.policy.allowedHostPaths: none)`
-	f.eventually(stack, func(g Gomega) {
-		g.Expect(expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.PolicyDeniedReason)).To(Equal(denied))
-		expectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.PolicyDeniedReason)
+	f.Eventually(stack, func(g Gomega) {
+		g.Expect(testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.PolicyDeniedReason)).To(Equal(denied))
+		testenv.ExpectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.PolicyDeniedReason)
 		g.Expect(f.events(stack)).To(ContainElement("Warning PolicyDenied: " + denied))
 	})
 	// One more reconcile, handled: still nothing written, nothing made.
@@ -36,13 +37,13 @@ func TestStackPolicyDenied(t *testing.T) {
 	g.Expect(f.stackServices(stack.Spec.Namespace)).To(BeZero())
 
 	// Allowed by the Environment: the Stack deploys, the mount as asked.
-	f.update(f.env, func() { f.env.Spec.Policy = &kargov1.WorkloadPolicy{AllowedHostPaths: []string{"/"}} })
+	f.Update(f.env, func() { f.env.Spec.Policy = &kargov1.WorkloadPolicy{AllowedHostPaths: []string{"/"}} })
 	f.waitStackReady(stack, 1)
 	live := f.swarmServiceIn("pol", "web")
 	g.Expect(live.Spec.TaskTemplate.ContainerSpec.Mounts).To(ConsistOf(mount.Mount{Type: mount.TypeBind, Source: "/", Target: "/host", ReadOnly: true}))
 
 	// Narrowed: refused again, and what runs is left running, unchanged.
-	f.update(f.env, func() { f.env.Spec.Policy.AllowedHostPaths = []string{"/data"} })
+	f.Update(f.env, func() { f.env.Spec.Policy.AllowedHostPaths = []string{"/data"} })
 	f.waitMessage(stack, kargov1.PolicyDeniedReason, `(spec.policy.allowedHostPaths: /data)`)
 	writes = engine.Writes()
 	f.requestReconcile(stack)

@@ -13,6 +13,7 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/swarm"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestPruneFalseRemovesOldVersions: with prune: false a Stack keeps the
@@ -40,10 +41,10 @@ func TestPruneFalseRemovesOldVersions(t *testing.T) {
 	secret := &corev1.Secret{}
 	f.g.Expect(k8s.Get(f.ctx, client.ObjectKey{Namespace: f.namespace, Name: "db"}, secret)).To(Succeed())
 	for _, value := range []string{"two", "three"} {
-		f.update(secret, func() { secret.Data["password"] = []byte(value) })
+		f.Update(secret, func() { secret.Data["password"] = []byte(value) })
 		version := swarm.VersionedName(key, swarmNS, "db-password", []byte(value))
-		f.eventually(stack, func(g Gomega) {
-			expectReady(g, stack)
+		f.Eventually(stack, func(g Gomega) {
+			testenv.ExpectReady(g, stack)
 			g.Expect(stack.Status.ReadyServices).To(Equal("2/2"))
 			app, _, err := docker.ServiceInspectWithRaw(f.ctx, swarm.ScopedName(swarmNS, "app"), dockerswarm.ServiceInspectOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
@@ -54,8 +55,8 @@ func TestPruneFalseRemovesOldVersions(t *testing.T) {
 	g := f.g
 	g.Expect(k8s.Delete(f.ctx, other)).To(Succeed())
 	current := swarm.VersionedName(key, swarmNS, "db-password", []byte("three"))
-	f.eventually(stack, func(g Gomega) {
-		expectReady(g, stack)
+	f.Eventually(stack, func(g Gomega) {
+		testenv.ExpectReady(g, stack)
 		g.Expect(stack.Status.ReadyServices).To(Equal("1/1"), "the Stack has not reconciled since the Service was deleted")
 		g.Expect(f.ownedFiles(g, stack, swarm.KindSecret)).To(ConsistOf(current), "old secret versions left with prune: false")
 		_, _, err := docker.ServiceInspectWithRaw(f.ctx, swarm.ScopedName(swarmNS, "other"), dockerswarm.ServiceInspectOptions{})

@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestRollbackIsNotReady: an update whose tasks fail is rolled back by
@@ -25,11 +26,11 @@ func TestRollbackIsNotReady(t *testing.T) {
 	f.waitStackReady(stack, 1)
 	good := f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command
 
-	f.update(app, func() { app.Spec.Command = []string{"sh", "-c", "sleep 1; echo broken; exit 3"} })
-	f.eventually(stack, func(g Gomega) {
-		message := expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.RolledBackReason)
+	f.Update(app, func() { app.Spec.Command = []string{"sh", "-c", "sleep 1; echo broken; exit 3"} })
+	f.Eventually(stack, func(g Gomega) {
+		message := testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.RolledBackReason)
 		g.Expect(message).To(ContainSubstring("app: update rollback_"))
-		expectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.RolledBackReason)
+		testenv.ExpectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.RolledBackReason)
 		g.Expect(stack.Status.Services).To(ConsistOf(HaveField("SpecHash", Not(BeEmpty()))))
 		t.Logf("reported: %s", message)
 	})
@@ -43,7 +44,7 @@ func TestRollbackIsNotReady(t *testing.T) {
 	f.g.Expect(f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command).To(Equal(good))
 
 	// A fixed Service is applied.
-	f.update(app, func() { app.Spec.Command = []string{"sleep", "7200"} })
+	f.Update(app, func() { app.Spec.Command = []string{"sleep", "7200"} })
 	f.g.Eventually(func() []string { return f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command }, timeout, poll).Should(Equal([]string{"sleep", "7200"}))
 	f.waitStackReady(stack, 1)
 }

@@ -18,13 +18,14 @@ import (
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/desired"
 	"github.com/kargo-io/kargo/internal/swarm"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // secretStack creates a Secret db (key password: value) and a Stack
 // declaring it as db-password, with one sleeper service app that mounts
 // it and reads it into its env DB_PASSWORD, and the extra services.
 func (f *fixture) secretStack(name, value string, prune bool, extra ...*kargov1.Service) (*kargov1.Stack, *kargov1.Service) {
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte(value)}})
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: f.namespace}, Data: map[string][]byte{"password": []byte(value)}})
 	stack := f.newStack(name)
 	stack.Spec.Secrets = []kargov1.StackSecret{{Name: "db-password", SecretKeyRef: kargov1.KeySelector{Name: "db", Key: "password"}}}
 	stack.Spec.Prune = &prune
@@ -67,8 +68,8 @@ func TestSecretNamesKeyed(t *testing.T) {
 	swarmNS := stack.Spec.Namespace
 	sum := sha256.Sum256([]byte(value))
 	plain := hex.EncodeToString(sum[:])
-	f.eventually(stack, func(g Gomega) {
-		expectReady(g, stack)
+	f.Eventually(stack, func(g Gomega) {
+		testenv.ExpectReady(g, stack)
 		g.Expect(stack.Status.ReadyServices).To(Equal("1/1"))
 
 		keySecret := &corev1.Secret{}
@@ -100,20 +101,20 @@ func TestSecretNamesKeyed(t *testing.T) {
 // of Secrets or ConfigMaps through it fails (not cached).
 func TestManagerCachesNoSecretData(t *testing.T) {
 	f := newFixture(t)
-	f.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: f.namespace}, Data: map[string][]byte{"data": []byte("not for the manager")}})
-	f.create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: f.namespace}, Data: map[string]string{"data": "not for the manager"}})
+	f.Create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: f.namespace}, Data: map[string][]byte{"data": []byte("not for the manager")}})
+	f.Create(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "unrelated", Namespace: f.namespace}, Data: map[string]string{"data": "not for the manager"}})
 	for _, kind := range []string{"SecretList", "ConfigMapList"} {
 		f.g.Eventually(func(g Gomega) {
 			list := &metav1.PartialObjectMetadataList{}
 			list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
 			g.Expect(managerCache.List(f.ctx, list, client.InNamespace(f.namespace))).To(Succeed())
-			g.Expect(names(list)).To(ContainElement("unrelated"), "the manager watches %s metadata", kind)
+			g.Expect(testenv.Names(list)).To(ContainElement("unrelated"), "the manager watches %s metadata", kind)
 		}, timeout, poll).Should(Succeed())
 	}
 	for _, list := range []client.ObjectList{&corev1.SecretList{}, &corev1.ConfigMapList{}} {
 		err := managerCache.List(f.ctx, list, client.InNamespace(f.namespace))
 		var notCached *cache.ErrResourceNotCached
-		f.g.Expect(errors.As(err, &notCached)).To(BeTrue(), "%T through the manager's cache: want not cached, got %v (%d items)", list, err, len(names(list)))
+		f.g.Expect(errors.As(err, &notCached)).To(BeTrue(), "%T through the manager's cache: want not cached, got %v (%d items)", list, err, len(testenv.Names(list)))
 	}
 }
 
@@ -124,12 +125,12 @@ func TestNamingKeyConflict(t *testing.T) {
 	f := newFixture(t)
 	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "taken-kargo-names", Namespace: f.namespace},
 		Data: map[string][]byte{desired.NamingKeyField: []byte("0123456789abcdef0123456789abcdef")}}
-	f.create(foreign)
+	f.Create(foreign)
 	stack, _ := f.secretStack("taken", "value", true)
-	f.eventually(stack, func(g Gomega) {
-		message := expectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ConflictReason)
+	f.Eventually(stack, func(g Gomega) {
+		message := testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ConflictReason)
 		g.Expect(message).To(ContainSubstring("taken-kargo-names"))
-		expectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.ConflictReason)
+		testenv.ExpectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.ConflictReason)
 		g.Expect(f.ownedFiles(g, stack, swarm.KindSecret)).To(BeEmpty())
 	})
 	f.g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(foreign), foreign)).To(Succeed())

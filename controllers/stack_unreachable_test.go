@@ -21,6 +21,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/controllers"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // socketProxy forwards a unix socket to the Docker socket. It stands in for
@@ -116,8 +117,8 @@ func TestEndpointDown(t *testing.T) {
 	// Deleting the Environment first waits for its Stacks, which still need
 	// its endpoint to clean up the Swarm, and says so.
 	g.Expect(k8s.Delete(f.ctx, env)).To(Succeed())
-	f.eventually(env, func(g Gomega) {
-		g.Expect(expectCondition(g, env, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DeletingReason)).
+	f.Eventually(env, func(g Gomega) {
+		g.Expect(testenv.ExpectCondition(g, env, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DeletingReason)).
 			To(ContainSubstring("waiting for the stacks using it to be deleted: app"))
 		g.Expect(env.Finalizers).To(ContainElement(kargov1.Finalizer))
 	})
@@ -138,7 +139,7 @@ func (f *fixture) proxiedEnvironment() (*socketProxy, *kargov1.Environment) {
 		ObjectMeta: metav1.ObjectMeta{Name: "flaky", Namespace: f.namespace},
 		Spec:       kargov1.EnvironmentSpec{Endpoint: kargov1.Endpoint{Host: "unix://" + proxy.path}, Interval: &metav1.Duration{Duration: 2 * time.Second}},
 	}
-	f.create(env)
+	f.Create(env)
 	f.waitReady(env)
 	f.env = env
 	return proxy, env
@@ -155,13 +156,13 @@ func TestDeletionWhileUnreachable(t *testing.T) {
 	proxy, env := f.proxiedEnvironment()
 	stack := f.stackWith("app", sleeper("api"))
 	deletionTimeout := scaled(5 * time.Second)
-	f.update(stack, func() { stack.Spec.Timeout = &metav1.Duration{Duration: deletionTimeout} })
+	f.Update(stack, func() { stack.Spec.Timeout = &metav1.Duration{Duration: deletionTimeout} })
 	kept := f.stackWith("kept", sleeper("db"))
 	f.waitStackReady(stack, 1)
 	f.waitStackReady(kept, 1)
 
 	// Deletion policy orphan: gone at once, everything left, and said so.
-	f.update(kept, func() {
+	f.Update(kept, func() {
 		kept.Annotations = map[string]string{kargov1.DeletionPolicyAnnotation: kargov1.DeletionPolicyOrphan}
 	})
 	g.Expect(k8sDelete(f, kept)).To(Succeed())
@@ -188,7 +189,7 @@ func TestDeletionWhileUnreachable(t *testing.T) {
 		HavePrefix("Warning "+kargov1.OrphanedReason+": deletion timed out after "+deletionTimeout.String()),
 		ContainSubstring("stack namespace "+f.namespace+"-app"), ContainSubstring("service "+f.namespace+"-app_api"),
 		ContainSubstring("environment flaky removes them once its endpoint answers"))))
-	f.eventually(env, func(g Gomega) {
+	f.Eventually(env, func(g Gomega) {
 		g.Expect(env.Status.OrphanedOwners).To(ConsistOf(HaveField("Owner", owner)))
 	})
 	g.Expect(ownedOnSwarm(f, owner)).To(ContainElement("service "+f.namespace+"-app_api"), "removed while the endpoint was down")
@@ -196,8 +197,8 @@ func TestDeletionWhileUnreachable(t *testing.T) {
 	// Back: the Environment removes what was left, and forgets the owner.
 	back := time.Now()
 	proxy.start(t)
-	f.eventually(env, func(g Gomega) {
-		expectReady(g, env)
+	f.Eventually(env, func(g Gomega) {
+		testenv.ExpectReady(g, env)
 		g.Expect(env.Status.OrphanedOwners).To(BeEmpty())
 		g.Expect(ownedOnSwarm(f, owner)).To(BeEmpty())
 	})
@@ -337,7 +338,7 @@ func TestStalledEndpoint(t *testing.T) {
 	t.Cleanup(proxy.resume)
 	stalling := f.environment("stalling", kargov1.Endpoint{Host: "tcp://" + proxy.addr, Insecure: true})
 	stalling.Spec.Interval = &metav1.Duration{Duration: 2 * time.Second}
-	f.create(stalling)
+	f.Create(stalling)
 	f.waitReady(stalling)
 	f.env = stalling
 	var stalled []*kargov1.Stack
@@ -353,7 +354,7 @@ func TestStalledEndpoint(t *testing.T) {
 	start := time.Now()
 	// Every Stack of the stalled endpoint asks it something now.
 	for _, st := range stalled {
-		f.update(st, func() {
+		f.Update(st, func() {
 			st.Annotations = map[string]string{kargov1.ReconcileRequestAnnotation: start.Format(time.RFC3339Nano)}
 		})
 	}

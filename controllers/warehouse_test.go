@@ -15,6 +15,7 @@ import (
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 	"github.com/kargo-io/kargo/internal/freight"
+	"github.com/kargo-io/kargo/internal/testenv"
 	"github.com/kargo-io/kargo/internal/testregistry"
 )
 
@@ -39,7 +40,7 @@ func (f *fixture) newWarehouse(name string, sub kargov1.ImageSubscription) *karg
 			Interval:      metav1.Duration{Duration: time.Second},
 		},
 	}
-	f.create(wh)
+	f.Create(wh)
 	f.t.Cleanup(func() {
 		g := NewWithT(f.t)
 		g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, wh))).To(Succeed())
@@ -110,10 +111,10 @@ func TestWarehouseDiscovery(t *testing.T) {
 		}
 		last := want[len(want)-1]
 		g.Expect(wh.Status.LastFreight).To(Equal(freight.Name(kargov1.FreightSpec{Origin: kargov1.FreightOrigin{Name: wh.Name}, Images: []kargov1.FreightImage{last}})))
-		g.Expect(expectReady(g, wh)).To(ContainSubstring(repo + ":" + last.Tag + "@sha256:"))
+		g.Expect(testenv.ExpectReady(g, wh)).To(ContainSubstring(repo + ":" + last.Tag + "@sha256:"))
 	}
 
-	f.eventually(wh, func(g Gomega) {
+	f.Eventually(wh, func(g Gomega) {
 		expectFreight(g, image("1.0.0", d100))
 		g.Expect(discoveredTags(wh)).To(Equal([]string{"1.0.0"}))
 		g.Expect(wh.Status.Discovered[0].Images[0].Digest).To(Equal(d100))
@@ -121,7 +122,7 @@ func TestWarehouseDiscovery(t *testing.T) {
 	})
 
 	d101 := f.push(reg, "app:1.0.1")
-	f.eventually(wh, func(g Gomega) {
+	f.Eventually(wh, func(g Gomega) {
 		expectFreight(g, image("1.0.0", d100), image("1.0.1", d101))
 		g.Expect(discoveredTags(wh)).To(Equal([]string{"1.0.1", "1.0.0"}))
 	})
@@ -131,7 +132,7 @@ func TestWarehouseDiscovery(t *testing.T) {
 	f.push(reg, "app:1.0.2-debug")
 	f.push(reg, "app:1.1.0-debug")
 	pushed := time.Now()
-	f.eventually(wh, func(g Gomega) {
+	f.Eventually(wh, func(g Gomega) {
 		g.Expect(wh.Status.LastDiscoveryTime.After(pushed)).To(BeTrue(), "no discovery since the pushes")
 		expectFreight(g, image("1.0.0", d100), image("1.0.1", d101))
 		g.Expect(discoveredTags(wh)).To(Equal([]string{"1.0.1", "1.0.0"}))
@@ -154,13 +155,13 @@ func TestWarehouseDeletion(t *testing.T) {
 	f.push(reg, "app:1.0.0")
 	wh := f.newWarehouse("app", kargov1.ImageSubscription{RepoURL: reg.Repo("app")})
 	var held string
-	f.eventually(wh, func(g Gomega) {
-		expectReady(g, wh)
+	f.Eventually(wh, func(g Gomega) {
+		testenv.ExpectReady(g, wh)
 		held = wh.Status.LastFreight
 		g.Expect(f.freightOf(g, wh)).To(HaveKey(held))
 	})
 	f.push(reg, "app:1.0.1")
-	f.eventually(wh, func(g Gomega) {
+	f.Eventually(wh, func(g Gomega) {
 		g.Expect(wh.Status.LastFreight).NotTo(Equal(held))
 		g.Expect(f.freightOf(g, wh)).To(HaveLen(2))
 	})
@@ -173,7 +174,7 @@ func TestWarehouseDeletion(t *testing.T) {
 			Targets:          []kargov1.StageTarget{{Stack: "app"}},
 		},
 	}
-	f.create(stage)
+	f.Create(stage)
 	// The Stage reconciler writes the Stage too (finalizer, conditions):
 	// retried on conflicts.
 	f.g.Eventually(func() error {
@@ -206,11 +207,11 @@ func TestWarehouseNotReady(t *testing.T) {
 	wh := f.newWarehouse("app", kargov1.ImageSubscription{RepoURL: reg.Repo("app")})
 	f.waitMessage(wh, kargov1.DiscoveryFailedReason, "UNAUTHORIZED")
 
-	f.update(wh, func() { wh.Spec.PullSecretRef = &kargov1.LocalObjectReference{Name: "pull"} })
+	f.Update(wh, func() { wh.Spec.PullSecretRef = &kargov1.LocalObjectReference{Name: "pull"} })
 	f.waitMessage(wh, kargov1.SourceNotFoundReason, "spec.pullSecretRef: secret pull not found")
 
 	auth := base64.StdEncoding.EncodeToString([]byte("kargo:pull-s3cret"))
-	f.create(&corev1.Secret{
+	f.Create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: "pull"},
 		Type:       corev1.SecretTypeDockerConfigJson,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths": {"` + reg.Host() + `": {"auth": "` + auth + `"}}}`)},
@@ -220,10 +221,10 @@ func TestWarehouseNotReady(t *testing.T) {
 	f.push(reg, "app:1.0.0")
 	f.waitReady(wh)
 
-	f.update(wh, func() { wh.Spec.Subscriptions[0].AllowTags = "^1.(" })
+	f.Update(wh, func() { wh.Spec.Subscriptions[0].AllowTags = "^1.(" })
 	f.waitMessage(wh, kargov1.InvalidSpecReason, "spec.subscriptions[0].allowTags: not a regular expression")
-	f.eventually(wh, func(g Gomega) {
-		expectCondition(g, wh, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.InvalidSpecReason)
+	f.Eventually(wh, func(g Gomega) {
+		testenv.ExpectCondition(g, wh, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.InvalidSpecReason)
 	})
 	for _, e := range f.events(wh) {
 		f.g.Expect(e).NotTo(ContainSubstring("pull-s3cret"))

@@ -14,13 +14,10 @@ import (
 	"time"
 
 	dockerswarm "github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/volume"
 	dockerclient "github.com/docker/docker/client"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
@@ -116,8 +113,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// diffFixture is one test's namespace and manifests directory; what it
-// creates is removed when the test ends.
+// diffFixture is one test's namespace (testenv.Namespace, which deletes
+// the Stacks, the Environments, the volumes of the namespace's stacks and
+// the namespace when the test ends) and manifests directory.
 type diffFixture struct {
 	t         *testing.T
 	g         *WithT
@@ -129,43 +127,9 @@ type diffFixture struct {
 
 func newDiffFixture(t *testing.T) *diffFixture {
 	e := diffEnvironment(t)
-	f := &diffFixture{t: t, g: NewWithT(t), e: e, ctx: context.Background(), namespace: diffPrefix + utilrand.String(6), dir: t.TempDir()}
-	f.g.Expect(e.k8s.Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})).To(Succeed())
-	t.Cleanup(f.cleanup)
-	return f
-}
-
-// cleanup deletes the Stacks (their finalizers clean the Swarm), the
-// Environments, the volumes of the namespace's stacks and the namespace.
-func (f *diffFixture) cleanup() {
-	g := NewWithT(f.t)
-	var stacks kargov1.StackList
-	g.Expect(f.e.k8s.List(f.ctx, &stacks, client.InNamespace(f.namespace))).To(Succeed())
-	for i := range stacks.Items {
-		g.Expect(client.IgnoreNotFound(f.e.k8s.Delete(f.ctx, &stacks.Items[i]))).To(Succeed())
-	}
-	g.Eventually(func(g Gomega) {
-		g.Expect(f.e.k8s.List(f.ctx, &stacks, client.InNamespace(f.namespace))).To(Succeed())
-		g.Expect(stacks.Items).To(BeEmpty())
-	}, diffTimeout, diffPoll).Should(Succeed())
-	g.Expect(f.e.k8s.DeleteAllOf(f.ctx, &kargov1.Environment{}, client.InNamespace(f.namespace))).To(Succeed())
-	g.Eventually(func(g Gomega) {
-		var envs kargov1.EnvironmentList
-		g.Expect(f.e.k8s.List(f.ctx, &envs, client.InNamespace(f.namespace))).To(Succeed())
-		g.Expect(envs.Items).To(BeEmpty())
-	}, diffTimeout, diffPoll).Should(Succeed())
-	// Volumes outlive their Stacks by design; their containers may take a
-	// moment to go.
-	g.Eventually(func(g Gomega) {
-		vols, err := f.e.docker.VolumeList(f.ctx, volume.ListOptions{})
-		g.Expect(err).NotTo(HaveOccurred())
-		for _, v := range vols.Volumes {
-			if strings.HasPrefix(v.Name, f.namespace) {
-				g.Expect(f.e.docker.VolumeRemove(f.ctx, v.Name, false)).To(Succeed())
-			}
-		}
-	}, diffTimeout, diffPoll).Should(Succeed())
-	g.Expect(client.IgnoreNotFound(f.e.k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}))).To(Succeed())
+	ns := testenv.NewNamespace(t, e.k8s, diffPrefix, diffTimeout, diffPoll)
+	ns.RemoveVolumesAfterDelete(e.docker)
+	return &diffFixture{t: t, g: NewWithT(t), e: e, ctx: ns.Ctx, namespace: ns.Name, dir: t.TempDir()}
 }
 
 // write writes a manifest file of the test's directory.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -105,24 +104,13 @@ const (
 
 func newPromoteFixture(t *testing.T) *promoteFixture {
 	e := promoteEnvironment(t)
-	f := &promoteFixture{t: t, g: NewWithT(t), e: e, ctx: context.Background(), namespace: "kp-" + utilrand.String(6)}
-	f.g.Expect(e.k8s.Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})).To(Succeed())
-	t.Cleanup(f.cleanup)
+	ns := testenv.NewNamespace(t, e.k8s, "kp-", time.Minute, 250*time.Millisecond)
+	f := &promoteFixture{t: t, g: NewWithT(t), e: e, ctx: ns.Ctx, namespace: ns.Name}
 	f.stage("test", kargov1.FreightSources{Direct: true})
 	f.stage("prod", kargov1.FreightSources{Stages: []string{"test"}})
 	f.old = f.freight(oldFreight, "sleepy-otter", "1.0.1", "a")
 	f.new = f.freight(newFreight, "brave-heron", "1.0.2", "b")
 	return f
-}
-
-// cleanup deletes what the test created (envtest runs no namespace
-// controller: the objects are deleted one by one).
-func (f *promoteFixture) cleanup() {
-	g := NewWithT(f.t)
-	for _, obj := range []client.Object{&kargov1.Promotion{}, &kargov1.Freight{}, &kargov1.Stage{}} {
-		g.Expect(f.e.k8s.DeleteAllOf(f.ctx, obj, client.InNamespace(f.namespace))).To(Succeed())
-	}
-	g.Expect(f.e.k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})).To(Succeed())
 }
 
 func (f *promoteFixture) stage(name string, sources kargov1.FreightSources) {

@@ -41,3 +41,12 @@ func ExpectCondition(g Gomega, obj client.Object, typ string, status metav1.Cond
 	}
 	return c.Message
 }
+
+// ExpectReady asserts, inside an Eventually, that obj is Ready for its
+// current generation; it returns the message.
+func ExpectReady(g Gomega, obj client.Object) string {
+	message := ExpectCondition(g, obj, kargov1.ReadyCondition, metav1.ConditionTrue, "")
+	c := meta.FindStatusCondition(Conditions(obj), kargov1.ReadyCondition)
+	g.Expect(c.ObservedGeneration).To(Equal(obj.GetGeneration()), "Ready for an older generation")
+	return message
+}

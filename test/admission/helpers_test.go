@@ -8,16 +8,14 @@ import (
 
 	. "github.com/onsi/gomega"
 	authorizationv1 "k8s.io/api/authorization/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 var ctx = context.Background()
@@ -29,10 +27,12 @@ const (
 	poll    = 250 * time.Millisecond
 )
 
-// project is one test's namespace (a Project) with two Stages, test
-// (direct from Warehouse w) and prod (from test), and a Freight of w.
-// Cleanup deletes what the test made there, then the namespace.
+// project is one test's namespace (a Project: testenv.Namespace, whose
+// cleanup deletes what the test made there, then the namespace) with two
+// Stages, test (direct from Warehouse w) and prod (from test), and a
+// Freight of w.
 type project struct {
+	*testenv.Namespace
 	t         *testing.T
 	g         *WithT
 	namespace string
@@ -41,9 +41,8 @@ type project struct {
 
 func newProject(t *testing.T) *project {
 	t.Helper()
-	p := &project{t: t, g: NewWithT(t), namespace: namespacePrefix + utilrand.String(6)}
-	p.g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.namespace}})).To(Succeed())
-	t.Cleanup(p.cleanup)
+	ns := testenv.NewNamespace(t, k8s, namespacePrefix, timeout, poll)
+	p := &project{Namespace: ns, t: t, g: NewWithT(t), namespace: ns.Name}
 	p.stage("test", kargov1.FreightSources{Direct: true})
 	p.stage("prod", kargov1.FreightSources{Stages: []string{"test"}})
 	p.freight = &kargov1.Freight{
@@ -53,34 +52,19 @@ func newProject(t *testing.T) *project {
 			Images: []kargov1.FreightImage{{RepoURL: "127.0.0.1:5000/app", Tag: "1.0.0", Digest: "sha256:" + strings.Repeat("a", 64)}},
 		},
 	}
-	p.g.Expect(k8s.Create(ctx, p.freight)).To(Succeed())
+	p.Create(p.freight)
 	return p
 }
 
 func (p *project) stage(name string, sources kargov1.FreightSources) {
 	p.t.Helper()
-	p.g.Expect(k8s.Create(ctx, &kargov1.Stage{
+	p.Create(&kargov1.Stage{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace},
 		Spec: kargov1.StageSpec{
 			RequestedFreight: []kargov1.FreightRequest{{Origin: kargov1.FreightOrigin{Name: "w"}, Sources: sources}},
 			Targets:          []kargov1.StageTarget{{Stack: "app"}},
 		},
-	})).To(Succeed())
-}
-
-func (p *project) cleanup() {
-	g := NewWithT(p.t)
-	for _, list := range []client.ObjectList{&kargov1.PromotionList{}, &kargov1.StageList{}, &kargov1.FreightList{}} {
-		g.Expect(k8s.List(ctx, list, client.InNamespace(p.namespace))).To(Succeed())
-		g.Expect(meta.EachListItem(list, func(o runtime.Object) error {
-			return client.IgnoreNotFound(k8s.Delete(ctx, o.(client.Object)))
-		})).To(Succeed())
-		g.Eventually(func(g Gomega) {
-			g.Expect(k8s.List(ctx, list, client.InNamespace(p.namespace))).To(Succeed())
-			g.Expect(meta.LenList(list)).To(BeZero(), "left after cleanup")
-		}, timeout, poll).Should(Succeed())
-	}
-	g.Expect(client.IgnoreNotFound(k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.namespace}}))).To(Succeed())
+	})
 }
 
 // user is a user of the API server (a client certificate of envtest) with
@@ -99,17 +83,17 @@ func (p *project) user(name string, groups ...string) (string, client.Client) {
 // the namespace to a subject in the namespace: a RoleBinding.
 func (p *project) bind(subject rbacv1.Subject, kind, role string) {
 	p.t.Helper()
-	p.g.Expect(k8s.Create(ctx, &rbacv1.RoleBinding{
+	p.Create(&rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: role + "-", Namespace: p.namespace},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
 		Subjects:   []rbacv1.Subject{subject},
-	})).To(Succeed())
+	})
 }
 
 // role creates a Role of the namespace.
 func (p *project) role(name string, rules ...rbacv1.PolicyRule) {
 	p.t.Helper()
-	p.g.Expect(k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace}, Rules: rules})).To(Succeed())
+	p.Create(&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace}, Rules: rules})
 }
 
 func userSubject(name string) rbacv1.Subject {
@@ -144,6 +128,6 @@ func (p *project) may(user, verb, resource string) bool {
 			Namespace: p.namespace, Verb: verb, Group: kargov1.GroupVersion.Group, Resource: res, Subresource: sub,
 		},
 	}}
-	p.g.Expect(k8s.Create(ctx, review)).To(Succeed())
+	p.Create(review)
 	return review.Status.Allowed
 }

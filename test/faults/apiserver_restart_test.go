@@ -36,7 +36,7 @@ func TestAPIServerRestarted(t *testing.T) {
 	t.Logf("kube-apiserver down for %.1fs (killed, restarted)", up.Sub(stopped).Seconds())
 
 	f.setVersion("d01", "2")
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.converged(g)
 		f.envValue(g, "d01", "2")
 	})

@@ -27,6 +27,6 @@ func TestDockerdKilled(t *testing.T) {
 	restart := time.Now()
 	f.g.Expect(crashDockerd.Restart()).To(Succeed())
 	t.Logf("dockerd restarted in %.1fs", time.Since(restart).Seconds())
-	f.eventually(f.stack, f.converged)
+	f.Eventually(f.stack, f.converged)
 	f.recovered(restart, "dockerd restarted (kill -9 mid-apply) to the 20-service Stack Ready")
 }

@@ -26,14 +26,14 @@ func TestEndpointDown(t *testing.T) {
 	down := time.Now()
 	f.setVersion("d01", "2")
 	conf := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "conf", Namespace: f.namespace}}
-	f.update(conf, func() { conf.Data["app.conf"] = "version 2\n" })
+	f.Update(conf, func() { conf.Data["app.conf"] = "version 2\n" })
 	f.unreachableWhileDown()
 	// The outage lasts its full length whatever the manager does.
 	time.Sleep(time.Until(down.Add(outage)))
 	p.up()
 	up := time.Now()
 
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.converged(g)
 		f.envValue(g, "d01", "2")
 		configs := f.swarmService(g, "w01").Spec.TaskTemplate.ContainerSpec.Configs

@@ -24,7 +24,7 @@ func TestEventStreamCut(t *testing.T) {
 	p.cutEvents()
 	cut := time.Now()
 	f.removeByHand("w01")
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.converged(g)
 		g.Expect(p.refused.Load()).To(BeNumerically(">=", 1), "no reconnection refused: the stream was not cut")
 	})
@@ -38,6 +38,6 @@ func TestEventStreamCut(t *testing.T) {
 
 	removed := time.Now()
 	f.removeByHand("d01")
-	f.eventually(f.stack, f.converged)
+	f.Eventually(f.stack, f.converged)
 	f.recovered(removed, "service removed by hand after the stream reopened to recreated (events)")
 }

@@ -19,11 +19,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // Every wait is bounded by timeout: long enough for a restarted dockerd or
@@ -36,9 +35,10 @@ const (
 )
 
 // fixture is one case's namespace (f-<random>, also the Swarm stack
-// namespace), its Environment and its Stack "app". docker reads the Swarm
-// directly, never through a fault.
+// namespace: testenv.Namespace), its Environment and its Stack "app".
+// docker reads the Swarm directly, never through a fault.
 type fixture struct {
+	*testenv.Namespace
 	t         *testing.T
 	g         *WithT
 	ctx       context.Context
@@ -55,13 +55,13 @@ type fixture struct {
 // newFixture creates the namespace and an Environment whose endpoint is
 // host, an engine of the Swarm docker reads; its cleanup deletes the Stack
 // (the manager removes its Swarm objects), the Environment, the volumes
-// and the namespace. The interval is long: only events, reconnects and
-// requeues repair what a case breaks.
+// (Kargo never removes them) and the namespace. The interval is long: only
+// events, reconnects and requeues repair what a case breaks.
 func newFixture(t *testing.T, docker *dockerclient.Client, host string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, g: NewWithT(t), ctx: context.Background(), namespace: "f-" + utilrand.String(6), docker: docker}
-	f.g.Expect(k8s.Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})).To(Succeed())
-	t.Cleanup(f.cleanup)
+	ns := testenv.NewNamespace(t, k8s, "f-", timeout, poll)
+	f := &fixture{Namespace: ns, t: t, g: NewWithT(t), ctx: ns.Ctx, namespace: ns.Name, docker: docker}
+	ns.RemoveVolumesAfterDelete(docker)
 	f.env = &kargov1.Environment{
 		ObjectMeta: metav1.ObjectMeta{Name: "swarm", Namespace: f.namespace},
 		Spec: kargov1.EnvironmentSpec{
@@ -69,28 +69,8 @@ func newFixture(t *testing.T, docker *dockerclient.Client, host string) *fixture
 			Interval: &metav1.Duration{Duration: time.Hour},
 		},
 	}
-	f.g.Expect(k8s.Create(f.ctx, f.env)).To(Succeed())
+	f.Create(f.env)
 	return f
-}
-
-func (f *fixture) cleanup() {
-	g := NewWithT(f.t)
-	for _, obj := range []client.Object{f.stack, f.env} {
-		if obj == nil || obj.GetName() == "" {
-			continue
-		}
-		g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, obj))).To(Succeed())
-		g.Eventually(func() error { return k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj) }, timeout, poll).
-			Should(MatchError(ContainSubstring("not found")), "%T %s not deleted", obj, obj.GetName())
-	}
-	// Kargo never removes volumes; their tasks' containers go shortly
-	// after the services.
-	g.Eventually(func(g Gomega) {
-		for _, v := range f.volumesNow(g) {
-			g.Expect(f.docker.VolumeRemove(f.ctx, v, false)).To(Succeed())
-		}
-	}, timeout, poll).Should(Succeed())
-	g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}))).To(Succeed())
 }
 
 // deploy creates the Stack "app" of n Services (n >= 3) on network "back",
@@ -101,14 +81,14 @@ func (f *fixture) cleanup() {
 // Stack is in the middle of its apply.
 func (f *fixture) deploy(n int) {
 	f.t.Helper()
-	f.g.Expect(k8s.Create(f.ctx, &corev1.ConfigMap{
+	f.Create(&corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "conf", Namespace: f.namespace},
 		Data:       map[string]string{"app.conf": "version 1\n"},
-	})).To(Succeed())
-	f.g.Expect(k8s.Create(f.ctx, &corev1.Secret{
+	})
+	f.Create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: f.namespace},
 		Data:       map[string][]byte{"password": []byte("s3cret")},
-	})).To(Succeed())
+	})
 	f.stack = &kargov1.Stack{
 		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: f.namespace},
 		Spec: kargov1.StackSpec{
@@ -119,7 +99,7 @@ func (f *fixture) deploy(n int) {
 			Secrets:        []kargov1.StackSecret{{Name: "creds", SecretKeyRef: kargov1.KeySelector{Name: "creds", Key: "password"}}},
 		},
 	}
-	f.g.Expect(k8s.Create(f.ctx, f.stack)).To(Succeed())
+	f.Create(f.stack)
 
 	db := f.service("db", "sleep 5 && touch /tmp/healthy && exec sleep 3600")
 	db.Spec.Healthcheck = &kargov1.Healthcheck{
@@ -141,7 +121,7 @@ func (f *fixture) deploy(n int) {
 		services = append(services, d)
 	}
 	for _, svc := range services {
-		f.g.Expect(k8s.Create(f.ctx, svc)).To(Succeed())
+		f.Create(svc)
 		f.services = append(f.services, svc.Name)
 	}
 }
@@ -152,7 +132,7 @@ func (f *fixture) deployReady(n int) {
 	f.t.Helper()
 	f.environmentReady()
 	f.deploy(n)
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.converged(g)
 		f.volumes = f.volumesNow(g)
 		g.Expect(f.volumes).To(HaveLen(1))
@@ -189,48 +169,20 @@ func (f *fixture) service(name, script string) *kargov1.Service {
 	}
 }
 
-// update changes a Kubernetes object, retrying conflicts.
-func (f *fixture) update(obj client.Object, change func()) {
-	f.t.Helper()
-	f.g.Eventually(func(g Gomega) {
-		g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		change()
-		g.Expect(k8s.Update(f.ctx, obj)).To(Succeed())
-	}, timeout, poll).Should(Succeed())
-}
-
-// eventually re-reads obj until check passes: every assertion about one
-// state goes in one wait.
-func (f *fixture) eventually(obj client.Object, check func(g Gomega)) {
-	f.t.Helper()
-	f.g.Eventually(func(g Gomega) {
-		g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		check(g)
-	}, timeout, poll).Should(Succeed())
-}
-
 // environmentReady waits until the Environment reaches its Swarm.
 func (f *fixture) environmentReady() {
 	f.t.Helper()
-	f.eventually(f.env, func(g Gomega) { ready(g, f.env.Status.Conditions, f.env.Generation) })
-}
-
-// ready asserts that Ready is True for generation.
-func ready(g Gomega, conds []metav1.Condition, generation int64) {
-	c := meta.FindStatusCondition(conds, kargov1.ReadyCondition)
-	g.Expect(c).NotTo(BeNil(), "no Ready condition yet")
-	g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "Ready: %s %s", c.Reason, c.Message)
-	g.Expect(c.ObservedGeneration).To(Equal(generation), "Ready for an older generation")
+	f.Eventually(f.env, func(g Gomega) { testenv.ExpectReady(g, f.env) })
 }
 
 // unreachableWhileDown waits until the Environment says its endpoint is
 // Unreachable and the Stack waits for it, and logs both.
 func (f *fixture) unreachableWhileDown() {
 	f.t.Helper()
-	f.eventually(f.env, func(g Gomega) {
+	f.Eventually(f.env, func(g Gomega) {
 		g.Expect(notReady(g, f.env.Status.Conditions)).To(HavePrefix(kargov1.UnreachableReason + ": "))
 	})
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		g.Expect(notReady(g, f.stack.Status.Conditions)).To(HavePrefix(kargov1.EnvironmentNotReadyReason + ": "))
 	})
 	f.t.Logf("while down: Environment %s; Stack %s", notReady(f.g, f.env.Status.Conditions), notReady(f.g, f.stack.Status.Conditions))
@@ -249,7 +201,7 @@ func notReady(g Gomega, conds []metav1.Condition) string {
 // each of them once, network back once, no config or secret of the Stack
 // that no service uses, and every volume seen before the fault.
 func (f *fixture) converged(g Gomega) {
-	ready(g, f.stack.Status.Conditions, f.stack.Generation)
+	testenv.ExpectReady(g, f.stack)
 	n := len(f.services)
 	g.Expect(f.stack.Status.ReadyServices).To(Equal(fmt.Sprintf("%d/%d", n, n)))
 
@@ -349,5 +301,5 @@ func (f *fixture) envValue(g Gomega, name, version string) {
 func (f *fixture) setVersion(name, version string) {
 	f.t.Helper()
 	svc := &kargov1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace}}
-	f.update(svc, func() { svc.Spec.Env = []kargov1.EnvVar{{Name: "VERSION", Value: version}} })
+	f.Update(svc, func() { svc.Spec.Env = []kargov1.EnvVar{{Name: "VERSION", Value: version}} })
 }

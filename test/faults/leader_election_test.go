@@ -37,7 +37,7 @@ func TestLeaderElection(t *testing.T) {
 	leader.kill()
 	killed := time.Now()
 	f.setVersion("d01", "2")
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.converged(g)
 		f.envValue(g, "d01", "2")
 		samples := follower.metrics(g)

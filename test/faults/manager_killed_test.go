@@ -21,6 +21,6 @@ func TestManagerKilled(t *testing.T) {
 
 	restart := time.Now()
 	m.start()
-	f.eventually(f.stack, f.converged)
+	f.Eventually(f.stack, f.converged)
 	f.recovered(restart, "manager process restarted (SIGKILL mid-reconcile) to the 10-service Stack Ready")
 }

@@ -11,13 +11,10 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // Waits are bounded by timeout: long enough for a node to be declared down
@@ -27,10 +24,12 @@ const (
 	poll    = 500 * time.Millisecond
 )
 
-// fixture is one test's namespace (m-<random>), its Environment on the
-// multi-node swarm and its Stack; the cleanup deletes the Stack, then the
-// Environment (and the node labels it set), then the namespace.
+// fixture is one test's namespace (m-<random>: testenv.Namespace, whose
+// cleanup deletes the Stack, then the Environment and the node labels it
+// set, then the namespace), its Environment on the multi-node swarm and its
+// Stack.
 type fixture struct {
+	*testenv.Namespace
 	t         *testing.T
 	g         *WithT
 	ctx       context.Context
@@ -41,29 +40,15 @@ type fixture struct {
 
 func newFixture(t *testing.T, nodeLabels ...kargov1.NodeLabels) *fixture {
 	t.Helper()
-	f := &fixture{t: t, g: NewWithT(t), ctx: context.Background(), namespace: "m-" + utilrand.String(6)}
-	f.g.Expect(k8s.Create(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})).To(Succeed())
-	t.Cleanup(f.cleanup)
+	ns := testenv.NewNamespace(t, k8s, "m-", timeout, poll)
+	f := &fixture{Namespace: ns, t: t, g: NewWithT(t), ctx: ns.Ctx, namespace: ns.Name}
 	f.env = &kargov1.Environment{
 		ObjectMeta: metav1.ObjectMeta{Name: "multi", Namespace: f.namespace},
 		Spec:       kargov1.EnvironmentSpec{Endpoint: kargov1.Endpoint{Host: dockerHost}, NodeLabels: nodeLabels},
 	}
-	f.g.Expect(k8s.Create(f.ctx, f.env)).To(Succeed())
-	f.eventually(f.env, func(g Gomega) { g.Expect(readyMessage(g, f.env.Status.Conditions, f.env.Generation)).NotTo(BeEmpty()) })
+	f.Create(f.env)
+	f.Eventually(f.env, func(g Gomega) { testenv.ExpectReady(g, f.env) })
 	return f
-}
-
-func (f *fixture) cleanup() {
-	g := NewWithT(f.t)
-	for _, obj := range []client.Object{f.stack, f.env} {
-		if obj == nil || obj.GetName() == "" {
-			continue
-		}
-		g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, obj))).To(Succeed())
-		g.Eventually(func() error { return k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj) }, timeout, poll).
-			Should(MatchError(ContainSubstring("not found")), "%T %s not deleted", obj, obj.GetName())
-	}
-	g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}))).To(Succeed())
 }
 
 // deploy creates the Stack "app" (one overlay network "back") and its Services.
@@ -77,12 +62,12 @@ func (f *fixture) deploy(services ...*kargov1.Service) {
 			Networks:       []kargov1.Network{{Name: "back"}},
 		},
 	}
-	f.g.Expect(k8s.Create(f.ctx, f.stack)).To(Succeed())
+	f.Create(f.stack)
 	for _, svc := range services {
 		svc.Namespace = f.namespace
 		svc.Spec.StackRef.Name = f.stack.Name
 		svc.Spec.Networks = []kargov1.NetworkAttachment{{Name: "back"}}
-		f.g.Expect(k8s.Create(f.ctx, svc)).To(Succeed())
+		f.Create(svc)
 	}
 }
 
@@ -94,34 +79,6 @@ func sleeper(name string, configure func(*kargov1.ServiceSpec)) *kargov1.Service
 	}}
 	configure(&svc.Spec)
 	return svc
-}
-
-// eventually re-reads obj until check passes: every assertion about one
-// state goes in one wait.
-func (f *fixture) eventually(obj client.Object, check func(g Gomega)) {
-	f.t.Helper()
-	f.g.Eventually(func(g Gomega) {
-		g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		check(g)
-	}, timeout, poll).Should(Succeed())
-}
-
-// readyMessage asserts that Ready is True for generation and returns its message.
-func readyMessage(g Gomega, conds []metav1.Condition, generation int64) string {
-	c := meta.FindStatusCondition(conds, kargov1.ReadyCondition)
-	g.Expect(c).NotTo(BeNil(), "no Ready condition yet")
-	g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "Ready: %s %s", c.Reason, c.Message)
-	g.Expect(c.ObservedGeneration).To(Equal(generation), "Ready for an older generation")
-	return c.Message
-}
-
-// notReadyMessage asserts that Ready is False for reason and returns its message.
-func notReadyMessage(g Gomega, conds []metav1.Condition, reason string) string {
-	c := meta.FindStatusCondition(conds, kargov1.ReadyCondition)
-	g.Expect(c).NotTo(BeNil(), "no Ready condition yet")
-	g.Expect(c.Status).To(Equal(metav1.ConditionFalse), "Ready: %s %s", c.Reason, c.Message)
-	g.Expect(c.Reason).To(Equal(reason), "Ready: %s %s", c.Reason, c.Message)
-	return c.Message
 }
 
 // serviceState is the Stack's observed state of one of its services.
@@ -138,7 +95,7 @@ func serviceState(g Gomega, stack *kargov1.Stack, name string) kargov1.ServiceSt
 // stackReady asserts, in an eventually on the Stack, that it is Ready with
 // all of its services.
 func (f *fixture) stackReady(g Gomega) {
-	readyMessage(g, f.stack.Status.Conditions, f.stack.Generation)
+	testenv.ExpectReady(g, f.stack)
 	n := len(f.stack.Status.Services)
 	g.Expect(n).To(BeNumerically(">", 0))
 	g.Expect(f.stack.Status.ReadyServices).To(Equal(fmt.Sprintf("%d/%d", n, n)))

@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	. "github.com/onsi/gomega"
 	"k8s.io/utils/ptr"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestNodeDrained: someone drains a node by hand. Kargo leaves the node and
@@ -25,7 +28,7 @@ func TestNodeDrained(t *testing.T) {
 		s.Placement = &kargov1.Placement{MaxReplicasPerNode: ptr.To[int64](1)}
 	}))
 	var version uint64
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.stackReady(g)
 		g.Expect(f.runningPerNode(g, "spread")).To(Equal(map[string]int{"kargo-node1": 1, "kargo-node2": 1, "kargo-node3": 1}))
 		version = f.swarmService(g, "spread").Version.Index
@@ -47,7 +50,7 @@ func TestNodeDrained(t *testing.T) {
 	})
 
 	token := time.Now().Format(time.RFC3339Nano)
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		if f.stack.Annotations[kargov1.ReconcileRequestAnnotation] != token {
 			if f.stack.Annotations == nil {
 				f.stack.Annotations = map[string]string{}
@@ -56,7 +59,7 @@ func TestNodeDrained(t *testing.T) {
 			g.Expect(k8s.Update(f.ctx, f.stack)).To(Succeed())
 		}
 		g.Expect(f.stack.Status.LastHandledReconcileAt).To(Equal(token))
-		message := notReadyMessage(g, f.stack.Status.Conditions, kargov1.ServicesNotReadyReason)
+		message := testenv.ExpectCondition(g, f.stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ServicesNotReadyReason)
 		g.Expect(message).To(SatisfyAll(ContainSubstring("spread: "), ContainSubstring("no suitable node"), ContainSubstring("not available")))
 		g.Expect(f.stack.Status.ReadyServices).To(Equal("0/1"))
 		g.Expect(serviceState(g, f.stack, "spread").Replicas).To(Equal("2/3"))
@@ -66,7 +69,7 @@ func TestNodeDrained(t *testing.T) {
 	})
 
 	f.g.Eventually(func(g Gomega) { setAvailability(g, dockerswarm.NodeAvailabilityActive) }, timeout, poll).Should(Succeed())
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.stackReady(g)
 		g.Expect(f.runningPerNode(g, "spread")).To(Equal(map[string]int{"kargo-node1": 1, "kargo-node2": 1, "kargo-node3": 1}))
 		g.Expect(f.swarmService(g, "spread").Version.Index).To(Equal(version), "Kargo updated the service")

@@ -5,11 +5,14 @@ package multinode
 import (
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	. "github.com/onsi/gomega"
 	"k8s.io/utils/ptr"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestWorkerKilled: a worker's engine crashes. Its tasks of a spread
@@ -28,7 +31,7 @@ func TestWorkerKilled(t *testing.T) {
 			s.Placement = &kargov1.Placement{Constraints: []string{"node.hostname==" + victim}}
 		}),
 	)
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.stackReady(g)
 		g.Expect(f.runningPerNode(g, "spread")).To(HaveKeyWithValue(victim, 1))
 		g.Expect(f.runningPerNode(g, "pinned")).To(Equal(map[string]int{victim: 1}))
@@ -46,9 +49,9 @@ func TestWorkerKilled(t *testing.T) {
 	}
 	t.Cleanup(restart)
 
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		g.Expect(node(g, victim).Status.State).To(Equal(dockerswarm.NodeStateDown))
-		message := notReadyMessage(g, f.stack.Status.Conditions, kargov1.ServicesNotReadyReason)
+		message := testenv.ExpectCondition(g, f.stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ServicesNotReadyReason)
 		g.Expect(message).To(SatisfyAll(ContainSubstring("pinned: "), ContainSubstring("no suitable node"), ContainSubstring("not available")))
 		g.Expect(message).NotTo(ContainSubstring("spread"))
 		g.Expect(f.stack.Status.ReadyServices).To(Equal("1/2"))
@@ -60,7 +63,7 @@ func TestWorkerKilled(t *testing.T) {
 	})
 
 	restart()
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		g.Expect(node(g, victim).Status.State).To(Equal(dockerswarm.NodeStateReady))
 		f.stackReady(g)
 		g.Expect(f.runningPerNode(g, "pinned")).To(Equal(map[string]int{victim: 1}))

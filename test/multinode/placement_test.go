@@ -5,10 +5,13 @@ package multinode
 import (
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	. "github.com/onsi/gomega"
 	"k8s.io/utils/ptr"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
+	"github.com/kargo-io/kargo/internal/testenv"
 )
 
 // TestPlacement: a constraint on a label that Environment.nodeLabels sets
@@ -28,7 +31,7 @@ func TestPlacement(t *testing.T) {
 		}),
 		sleeper("everywhere", func(s *kargov1.ServiceSpec) { s.Mode = "global" }),
 	)
-	f.eventually(f.stack, func(g Gomega) {
+	f.Eventually(f.stack, func(g Gomega) {
 		f.stackReady(g)
 		g.Expect(f.runningPerNode(g, "pinned")).To(Equal(map[string]int{"kargo-node2": 3}))
 		g.Expect(f.runningPerNode(g, "spread")).To(Equal(map[string]int{"kargo-node1": 1, "kargo-node2": 1, "kargo-node3": 1}))
@@ -39,12 +42,12 @@ func TestPlacement(t *testing.T) {
 	// A fourth replica has no node left: pending, and the Stack says why.
 	spread := &kargov1.Service{}
 	spread.Name, spread.Namespace = "spread", f.namespace
-	f.eventually(spread, func(g Gomega) {
+	f.Eventually(spread, func(g Gomega) {
 		spread.Spec.Replicas = ptr.To[int64](4)
 		g.Expect(k8s.Update(f.ctx, spread)).To(Succeed())
 	})
-	f.eventually(f.stack, func(g Gomega) {
-		message := notReadyMessage(g, f.stack.Status.Conditions, kargov1.ServicesNotReadyReason)
+	f.Eventually(f.stack, func(g Gomega) {
+		message := testenv.ExpectCondition(g, f.stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.ServicesNotReadyReason)
 		g.Expect(message).To(SatisfyAll(ContainSubstring("spread: "), ContainSubstring("no suitable node"), ContainSubstring("max replicas per node")))
 		g.Expect(f.stack.Status.ReadyServices).To(Equal("2/3"))
 		g.Expect(serviceState(g, f.stack, "spread").Replicas).To(Equal("3/4"))

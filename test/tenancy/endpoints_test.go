@@ -27,7 +27,7 @@ func TestEndpointNotAllowed(t *testing.T) {
 	f.expectRefused(refused, stack, kargov1.EndpointNotAllowedReason, "--allowed-endpoints")
 
 	shared := f.environment("shared", kargov1.Endpoint{Host: dockerHost})
-	f.eventually(shared, func(g Gomega) {
+	f.Eventually(shared, func(g Gomega) {
 		testenv.ExpectCondition(g, shared, kargov1.ReadyCondition, metav1.ConditionTrue, kargov1.ReconciledReason)
 	})
 	f.g.Expect(listener.accepted.Load()).To(BeZero(), "the manager connected to an endpoint --allowed-endpoints refuses")
@@ -49,7 +49,7 @@ func TestInsecureEndpointRefused(t *testing.T) {
 	// With TLS the endpoint is allowed: the manager dials it, and fails
 	// (the listener hangs up), which is not a stall.
 	withTLS := f.environment("tls", kargov1.Endpoint{Host: listener.host(), TLSSecretRef: f.tlsSecret()})
-	f.eventually(withTLS, func(g Gomega) {
+	f.Eventually(withTLS, func(g Gomega) {
 		ready := meta.FindStatusCondition(withTLS.Status.Conditions, kargov1.ReadyCondition)
 		g.Expect(ready).NotTo(BeNil())
 		g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))

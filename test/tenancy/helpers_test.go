@@ -10,10 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
@@ -27,9 +24,11 @@ const (
 	poll    = 250 * time.Millisecond
 )
 
-// fixture is one test's namespace. Cleanup deletes its Stacks, then its
-// Environments, then the namespace, each waiting for the finalizers.
+// fixture is one test's namespace (testenv.Namespace: its cleanup deletes
+// its Stacks, then its Environments, each waiting for the finalizers, then
+// the namespace).
 type fixture struct {
+	*testenv.Namespace
 	t         *testing.T
 	g         *WithT
 	ctx       context.Context
@@ -38,30 +37,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, g: NewWithT(t), ctx: context.Background(), namespace: namespacePrefix + utilrand.String(6)}
-	f.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}})
-	t.Cleanup(f.cleanup)
-	return f
-}
-
-func (f *fixture) cleanup() {
-	g := NewWithT(f.t)
-	for _, list := range []client.ObjectList{&kargov1.StackList{}, &kargov1.EnvironmentList{}} {
-		g.Expect(k8s.List(f.ctx, list, client.InNamespace(f.namespace))).To(Succeed())
-		g.Expect(meta.EachListItem(list, func(o runtime.Object) error {
-			return client.IgnoreNotFound(k8s.Delete(f.ctx, o.(client.Object)))
-		})).To(Succeed())
-		g.Eventually(func(g Gomega) {
-			g.Expect(k8s.List(f.ctx, list, client.InNamespace(f.namespace))).To(Succeed())
-			g.Expect(meta.LenList(list)).To(BeZero(), "left after cleanup")
-		}, timeout, poll).Should(Succeed())
-	}
-	g.Expect(client.IgnoreNotFound(k8s.Delete(f.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.namespace}}))).To(Succeed())
-}
-
-func (f *fixture) create(obj client.Object) {
-	f.t.Helper()
-	f.g.Expect(k8s.Create(f.ctx, obj)).To(Succeed())
+	ns := testenv.NewNamespace(t, k8s, namespacePrefix, timeout, poll)
+	return &fixture{Namespace: ns, t: t, g: NewWithT(t), ctx: ns.Ctx, namespace: ns.Name}
 }
 
 // environment creates an Environment of the test namespace.
@@ -70,7 +47,7 @@ func (f *fixture) environment(name string, endpoint kargov1.Endpoint) *kargov1.E
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
 		Spec:       kargov1.EnvironmentSpec{Endpoint: endpoint},
 	}
-	f.create(env)
+	f.Create(env)
 	return env
 }
 
@@ -80,7 +57,7 @@ func (f *fixture) tlsSecret() *kargov1.LocalObjectReference {
 	f.t.Helper()
 	ca, cert, key, err := testenv.GenerateClientTLS("kargo tenancy test")
 	f.g.Expect(err).NotTo(HaveOccurred())
-	f.create(&corev1.Secret{
+	f.Create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "engine-tls", Namespace: f.namespace},
 		Type:       corev1.SecretTypeTLS,
 		Data:       map[string][]byte{"ca.crt": ca, "tls.crt": cert, "tls.key": key},
@@ -94,17 +71,8 @@ func (f *fixture) stack(name string, env *kargov1.Environment) *kargov1.Stack {
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: f.namespace},
 		Spec:       kargov1.StackSpec{EnvironmentRef: kargov1.EnvironmentReference{Name: env.Name}},
 	}
-	f.create(stack)
+	f.Create(stack)
 	return stack
-}
-
-// eventually re-reads obj until check passes.
-func (f *fixture) eventually(obj client.Object, check func(g Gomega)) {
-	f.t.Helper()
-	f.g.Eventually(func(g Gomega) {
-		g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		check(g)
-	}, timeout, poll).Should(Succeed())
 }
 
 // expectRefused waits until the manager refuses env: Ready=False and
@@ -114,13 +82,13 @@ func (f *fixture) eventually(obj client.Object, check func(g Gomega)) {
 func (f *fixture) expectRefused(env *kargov1.Environment, stack *kargov1.Stack, reason, why string) {
 	f.t.Helper()
 	var message string
-	f.eventually(env, func(g Gomega) {
+	f.Eventually(env, func(g Gomega) {
 		message = testenv.ExpectCondition(g, env, kargov1.ReadyCondition, metav1.ConditionFalse, reason)
 		g.Expect(testenv.ExpectCondition(g, env, kargov1.StalledCondition, metav1.ConditionTrue, reason)).To(Equal(message))
 		g.Expect(message).To(SatisfyAll(ContainSubstring(env.Spec.Endpoint.Host), ContainSubstring(why)))
 		g.Expect(f.events(g, env)).To(ContainElement("Warning " + reason + ": " + message))
 	})
-	f.eventually(stack, func(g Gomega) {
+	f.Eventually(stack, func(g Gomega) {
 		g.Expect(testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EnvironmentNotReadyReason)).
 			To(Equal("environment " + env.Name + " is not Ready: " + message))
 	})
@@ -134,7 +102,7 @@ func (f *fixture) expectRefused(env *kargov1.Environment, stack *kargov1.Stack, 
 func (f *fixture) deleteUnreachable(stack *kargov1.Stack) {
 	f.t.Helper()
 	f.g.Expect(k8s.Delete(f.ctx, stack)).To(Succeed())
-	f.eventually(stack, func(g Gomega) {
+	f.Eventually(stack, func(g Gomega) {
 		testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.DeletingReason)
 		g.Expect(stack.Finalizers).To(ContainElement(kargov1.Finalizer))
 	})
