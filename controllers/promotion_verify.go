@@ -231,7 +231,7 @@ func (r *PromotionReconciler) runJob(ctx context.Context, s *promotionScope, sta
 	timeout := durationOr(job.Timeout, defaultJobTimeout)
 	switch {
 	case state.Done && state.Succeeded:
-		endStep(p, kargov1.PromotionSucceeded, "verification job succeeded: "+lastLines(state.Output, 5))
+		endStep(p, kargov1.PromotionSucceeded, "verification job succeeded: "+swarm.TailText([]byte(state.Output), 5, swarm.JobOutputBytes))
 		return true, 0, nil
 	case state.Done:
 		return false, 0, r.finish(ctx, s, kargov1.PromotionFailed, fmt.Sprintf("verification job exited %d: %s; output: %s", state.ExitCode, state.Message, state.Output))
@@ -295,13 +295,4 @@ func (r *PromotionReconciler) removeJob(ctx context.Context, s *promotionScope) 
 		}
 	}
 	return nil
-}
-
-// lastLines keeps the last n lines of a text.
-func lastLines(text string, n int) string {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

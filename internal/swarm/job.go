@@ -222,7 +222,7 @@ func taskMessage(t swarm.Task) string {
 
 // jobOutput reads the last lines of the job's stdout and stderr from its
 // logs (a log driver the engine reads back: json-file, local, journald),
-// bounded by tailText. Each is in its order; stdout and stderr are two
+// bounded by TailText. Each is in its order; stdout and stderr are two
 // pipes, so lines of both written at about the same time may swap.
 func (c *Client) jobOutput(ctx context.Context, serviceID string) (string, error) {
 	logs, err := c.api.ServiceLogs(ctx, serviceID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(JobOutputLines)})
@@ -234,7 +234,7 @@ func (c *Client) jobOutput(ctx context.Context, serviceID string) (string, error
 	if _, err := stdcopy.StdCopy(out, out, logs); err != nil {
 		return "", fmt.Errorf("logs: %w", err)
 	}
-	return tailText(out.buf, JobOutputLines, JobOutputBytes), nil
+	return TailText(out.buf, JobOutputLines, JobOutputBytes), nil
 }
 
 // tailWriter keeps about the last limit bytes written to it.
@@ -251,10 +251,10 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// tailText is the end of out: its last lines (at most lines) within the
+// TailText is the end of out: its last lines (at most lines) within the
 // last maxBytes bytes, starting on a UTF-8 character boundary, with "..."
 // in front when its first line was cut.
-func tailText(out []byte, lines, maxBytes int) string {
+func TailText(out []byte, lines, maxBytes int) string {
 	const ellipsis = "..."
 	out = bytes.TrimRight(out, "\n")
 	cut := false

@@ -33,11 +33,11 @@ func TestTailText(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tailText([]byte(tt.out), tt.lines, tt.maxBytes); got != tt.want {
-				t.Errorf("tailText() = %q, want %q", got, tt.want)
+			if got := TailText([]byte(tt.out), tt.lines, tt.maxBytes); got != tt.want {
+				t.Errorf("TailText() = %q, want %q", got, tt.want)
 			}
-			if got := tailText([]byte(tt.out), tt.lines, tt.maxBytes); len(got) > tt.maxBytes {
-				t.Errorf("tailText() is %d bytes, more than %d", len(got), tt.maxBytes)
+			if got := TailText([]byte(tt.out), tt.lines, tt.maxBytes); len(got) > tt.maxBytes {
+				t.Errorf("TailText() is %d bytes, more than %d", len(got), tt.maxBytes)
 			}
 		})
 	}
