@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
 )
@@ -43,18 +44,8 @@ func TestOneListingPerKind(t *testing.T) {
 
 	lists := []string{"GET /services", "GET /tasks", "GET /networks", "GET /configs", "GET /secrets"}
 	others := []string{"GET /services/{id}", "GET /networks/{id}", "GET /configs/{id}", "GET /secrets/{id}"}
-	reconciles := func() float64 {
-		// Per Stack: other tests' Stacks may be reconciled meanwhile.
-		return metricSum(f, "kargo_stack_reconcile_duration_seconds", map[string]string{"namespace": f.namespace, "stack": stack.Name})
-	}
-	// Snapshots are taken between reconciles: a Ready Stack polls every
-	// second for a while after it converged, then waits for its interval.
-	var reconcilesBefore float64
-	f.g.Eventually(func() bool {
-		reconcilesBefore = reconciles()
-		time.Sleep(3 * time.Second)
-		return reconciles() == reconcilesBefore
-	}, timeout, poll).Should(BeTrue(), "the Stack kept being reconciled")
+	reconciles := func() float64 { return f.reconciles(stack) }
+	reconcilesBefore := f.waitQuiet(stack)
 	before := map[string]float64{}
 	for _, op := range append(lists, others...) {
 		before[op] = engineRequests(f, op)
@@ -76,4 +67,52 @@ func TestOneListingPerKind(t *testing.T) {
 		f.g.Expect(engineRequests(f, op)-before[op]).To(BeZero(), "%s requests", op)
 	}
 	f.g.Expect(f.engine().Writes()).To(Equal(writes), "writes in reconciles that change nothing")
+}
+
+// TestServiceStatusDoesNotWakeItsStack: a Service's status is its Stack's
+// observation copied back; writing it must not reconcile the Stack again
+// (with a thousand Services, each Stack pass woke the Stack once per
+// Service whose status it changed).
+func TestServiceStatusDoesNotWakeItsStack(t *testing.T) {
+	f := newFixture(t)
+	f.slowResync()
+	api := sleeper("api")
+	stack := f.stackWith("quiet", api, sleeper("worker"))
+	f.waitStackReady(stack, 2)
+	before := f.waitQuiet(stack)
+
+	// A status write of the Service, which the Service reconciler then
+	// sets back to what the Stack observed: two status-only changes.
+	f.g.Expect(k8s.Get(f.ctx, client.ObjectKeyFromObject(api), api)).To(Succeed())
+	patch := client.MergeFrom(api.DeepCopy())
+	api.Status.Replicas = "9/9"
+	f.g.Expect(k8s.Status().Patch(f.ctx, api, patch)).To(Succeed())
+	f.Eventually(api, func(g Gomega) { g.Expect(api.Status.Replicas).To(Equal("1/1")) })
+	time.Sleep(3 * time.Second)
+	f.g.Expect(f.reconciles(stack)).To(Equal(before), "the Service's status changes reconciled its Stack")
+
+	// A change of the Service's spec does.
+	f.Update(api, func() { api.Spec.Env = []kargov1.EnvVar{{Name: "MODE", Value: "quiet"}} })
+	f.g.Eventually(func() float64 { return f.reconciles(stack) }, timeout, poll).Should(BeNumerically(">", before))
+	f.waitStackReady(stack, 2)
+}
+
+// reconciles counts the reconciles of a Stack (per Stack: other tests'
+// Stacks may be reconciled meanwhile).
+func (f *fixture) reconciles(stack *kargov1.Stack) float64 {
+	return metricSum(f, "kargo_stack_reconcile_duration_seconds", map[string]string{"namespace": f.namespace, "stack": stack.Name})
+}
+
+// waitQuiet waits until the Stack goes 3 s without a reconcile and returns
+// the count of its reconciles then: a Ready Stack polls every second for a
+// while after it converged, then waits for its interval.
+func (f *fixture) waitQuiet(stack *kargov1.Stack) float64 {
+	f.t.Helper()
+	var count float64
+	f.g.Eventually(func() bool {
+		count = f.reconciles(stack)
+		time.Sleep(3 * time.Second)
+		return f.reconciles(stack) == count
+	}, timeout, poll).Should(BeTrue(), "the Stack kept being reconciled")
+	return count
 }

@@ -50,9 +50,11 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opt
 		// A Stack's status change wakes the Stacks that depend on it, its
 		// deletion those it depends on.
 		Watches(&kargov1.Stack{}, handler.EnqueueRequestsFromMapFunc(r.relatedStacks)).
+		// A Service's status is the Stack's observation copied back (the
+		// Service reconciler): its changes must not wake the Stack again.
 		Watches(&kargov1.Service{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*kargov1.Service).Spec.StackRef.Name}}}
-		})).
+		}), builder.WithPredicates(notStatusOnly)).
 		Watches(&kargov1.Environment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOfEnvironment)).
 		Watches(&kargov1.ClusterEnvironment{}, handler.EnqueueRequestsFromMapFunc(r.stacksOfEnvironment)).
 		// A namespace's labels may allow it to use a ClusterEnvironment.
@@ -66,7 +68,7 @@ func (r *StackReconciler) SetupWithManager(mgr ctrl.Manager, opts controller.Opt
 		Complete(r)
 }
 
-// notStatusOnly lets through every change of a Stack but those of its
+// notStatusOnly lets through every change of an object but those of its
 // status alone: spec (generation), labels, annotations (a requested
 // reconcile), finalizers, deletion.
 var notStatusOnly = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
