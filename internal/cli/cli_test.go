@@ -168,6 +168,28 @@ func TestRenderWarnUnused(t *testing.T) {
 // TestRenderPolicy: what the Environment's policy refuses is a warning on
 // stderr naming the Stack, its file, the Service and the field; the output
 // is printed all the same.
+// TestRenderClusterEnvironment: a Stack naming a ClusterEnvironment is
+// rendered with its variables and defaults, not those of the Environment
+// of the same name; --warn-unused names it by kind.
+func TestRenderClusterEnvironment(t *testing.T) {
+	out, stderr, err := render(t, []string{"-f", "cluster-env.yaml", "--warn-unused"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"name: redis", "value: Europe/Paris", "max-size: 20m"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "value: UTC") {
+		t.Errorf("rendered with the Environment's variables:\n%s", out)
+	}
+	want := "kargo render: warning: ClusterEnvironment shared: 1 variable(s) set but read by no catalog entry or patch of its Stacks: UNREAD\n"
+	if stderr != want {
+		t.Errorf("stderr:\n got %q\nwant %q", stderr, want)
+	}
+}
+
 func TestRenderPolicy(t *testing.T) {
 	out, stderr, err := render(t, []string{"-f", "policy.yaml"}, "")
 	if err != nil {
@@ -207,6 +229,10 @@ func TestRenderErrors(t *testing.T) {
 		name: "unknown environmentRef",
 		args: []string{"-f", "env.yaml", "-f", "errors/other-env.yaml"},
 		want: []string{"Stack broken", "file errors/other-env.yaml", "spec.environmentRef.name", `"staging"`, "found: local"},
+	}, {
+		name: "unknown ClusterEnvironment",
+		args: []string{"-f", "env.yaml", "-f", "errors/other-cluster-env.yaml"},
+		want: []string{"Stack broken", "file errors/other-cluster-env.yaml", "no ClusterEnvironment in the files"},
 	}, {
 		name: "two Environments and no environmentRef",
 		args: []string{"-f", "env.yaml", "-f", "errors/two-envs.yaml"},

@@ -38,8 +38,9 @@ type sourceData struct {
 
 // objects is what the -f files hold.
 type objects struct {
-	environments []*v1alpha1.Environment
-	envDocs      map[string]document // by Environment name
+	// environments are the Environments and ClusterEnvironments.
+	environments []v1alpha1.EnvironmentObject
+	envDocs      map[string]document // by environmentLabel
 	stacks       []*v1alpha1.Stack
 	stackDocs    map[string]document // by Stack name
 	configMaps   map[string]sourceData
@@ -105,7 +106,7 @@ func (objs *objects) add(doc document, head map[string]any, data []byte, stderr 
 	}
 	known := true
 	switch {
-	case apiVersion == v1alpha1.GroupVersion.String() && (kind == "Environment" || kind == "Stack"),
+	case apiVersion == v1alpha1.GroupVersion.String() && (kind == "Environment" || kind == "ClusterEnvironment" || kind == "Stack"),
 		apiVersion == "v1" && (kind == "ConfigMap" || kind == "Secret"):
 	default:
 		known = false
@@ -115,23 +116,27 @@ func (objs *objects) add(doc document, head map[string]any, data []byte, stderr 
 		if kind != "" || apiVersion != "" {
 			what = fmt.Sprintf("%s %s %s", apiVersion, kind, name)
 		}
-		fmt.Fprintf(stderr, "kargo render: %s: skipped (%s): render reads Environments, Stacks, ConfigMaps and Secrets\n", doc, strings.TrimSpace(what))
+		fmt.Fprintf(stderr, "kargo render: %s: skipped (%s): render reads Environments, ClusterEnvironments, Stacks, ConfigMaps and Secrets\n", doc, strings.TrimSpace(what))
 		return nil
 	}
 	if name == "" {
 		return fmt.Errorf("%s without metadata.name", kind)
 	}
 	switch kind {
-	case "Environment":
-		env := &v1alpha1.Environment{}
-		if err := yaml.UnmarshalStrict(data, env); err != nil {
-			return fmt.Errorf("Environment %s: %w", name, err)
+	case "Environment", "ClusterEnvironment":
+		var env v1alpha1.EnvironmentObject = &v1alpha1.Environment{}
+		if kind == "ClusterEnvironment" {
+			env = &v1alpha1.ClusterEnvironment{}
 		}
-		if prev, ok := objs.envDocs[name]; ok {
-			return fmt.Errorf("a second Environment named %s (the first: %s)", name, prev)
+		if err := yaml.UnmarshalStrict(data, env); err != nil {
+			return fmt.Errorf("%s %s: %w", kind, name, err)
+		}
+		label := environmentLabel(env)
+		if prev, ok := objs.envDocs[label]; ok {
+			return fmt.Errorf("a second %s (the first: %s)", label, prev)
 		}
 		objs.environments = append(objs.environments, env)
-		objs.envDocs[name] = doc
+		objs.envDocs[label] = doc
 	case "Stack":
 		stack := &v1alpha1.Stack{}
 		if err := yaml.UnmarshalStrict(data, stack); err != nil {
@@ -227,11 +232,18 @@ func isSeparator(line []byte) bool {
 	return len(rest) == 0 || rest[0] == '#'
 }
 
-func environmentNames(envs []*v1alpha1.Environment) string {
+func environmentNames(envs []v1alpha1.EnvironmentObject) string {
 	names := make([]string, 0, len(envs))
 	for _, e := range envs {
-		names = append(names, e.Name)
+		names = append(names, e.GetName())
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// environmentLabel names an Environment or ClusterEnvironment in messages,
+// e.g. "ClusterEnvironment shared": the two kinds may share names.
+func environmentLabel(env v1alpha1.EnvironmentObject) string {
+	ref := env.EnvironmentReference()
+	return ref.Kind + " " + ref.Name
 }

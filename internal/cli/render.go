@@ -73,14 +73,15 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 		if err != nil {
 			return nil, err
 		}
-		vars, ok := variables[env.Name]
+		label := environmentLabel(env)
+		vars, ok := variables[label]
 		if !ok {
-			vars, err = overlay.EnvironmentVariables(&env.Spec, objs.getter(), extra...)
+			vars, err = overlay.EnvironmentVariables(env.EnvironmentSpec(), objs.getter(), extra...)
 			if err != nil {
-				return nil, fmt.Errorf("Environment %s (%s): %w", env.Name, objs.envDocs[env.Name], err)
+				return nil, fmt.Errorf("%s (%s): %w", label, objs.envDocs[label], err)
 			}
-			variables[env.Name] = vars
-			envOrder = append(envOrder, env.Name)
+			variables[label] = vars
+			envOrder = append(envOrder, label)
 		}
 		out, err := overlay.Render(overlay.Input{Stack: stack, Variables: vars})
 		if err != nil {
@@ -88,9 +89,9 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 		}
 		// Shown as deployed: over the Environment's defaults.
 		for i := range out.Services {
-			overlay.ApplyDefaults(&out.Services[i].Spec, env.Spec.Defaults)
+			overlay.ApplyDefaults(&out.Services[i].Spec, env.EnvironmentSpec().Defaults)
 		}
-		read[env.Name] = append(read[env.Name], out.Read...)
+		read[label] = append(read[label], out.Read...)
 		return out, nil
 	}
 	var b bytes.Buffer
@@ -117,7 +118,7 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 				continue
 			}
 			env, err := environmentOf(objs, stack)
-			if err != nil || variables[env.Name] == nil {
+			if err != nil || variables[environmentLabel(env)] == nil {
 				continue // another Environment: not checked
 			}
 			if _, err := renderStack(stack); err != nil {
@@ -132,9 +133,9 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "kargo render: warning: %s\n", line)
 	}
 	if o.warnUnused {
-		for _, name := range envOrder {
-			if unused := variables[name].Unused(read[name]); len(unused) > 0 {
-				fmt.Fprintf(stderr, "kargo render: warning: Environment %s: %s\n", name, overlay.UnusedMessage(unused, math.MaxInt))
+		for _, label := range envOrder {
+			if unused := variables[label].Unused(read[label]); len(unused) > 0 {
+				fmt.Fprintf(stderr, "kargo render: warning: %s: %s\n", label, overlay.UnusedMessage(unused, math.MaxInt))
 			}
 		}
 	}
@@ -147,7 +148,7 @@ func runRender(o renderOptions, stdout, stderr io.Writer) error {
 func policyWarnings(objs *objects, stack *v1alpha1.Stack, services []v1alpha1.Service) []string {
 	env, err := environmentOf(objs, stack)
 	var denied *policy.Error
-	if err != nil || !errors.As(policy.Check(&env.Spec, stack, services), &denied) {
+	if err != nil || !errors.As(policy.Check(env.EnvironmentSpec(), stack, services), &denied) {
 		return nil
 	}
 	lines := denied.Lines()
@@ -189,29 +190,37 @@ func selectStacks(objs *objects, only string) ([]*v1alpha1.Stack, error) {
 	return nil, fmt.Errorf("render: --stack %s: no Stack of that name in the files (found: %s)", only, strings.Join(names, ", "))
 }
 
-// environmentOf finds the Environment a Stack names. A Stack without
-// environmentRef takes the only Environment of the files.
-func environmentOf(objs *objects, stack *v1alpha1.Stack) (*v1alpha1.Environment, error) {
+// environmentOf finds the Environment or ClusterEnvironment a Stack names
+// (spec.environmentRef.kind). A Stack without environmentRef takes the only
+// Environment of the files.
+func environmentOf(objs *objects, stack *v1alpha1.Stack) (v1alpha1.EnvironmentObject, error) {
 	doc := objs.stackDocs[stack.Name]
-	ref := stack.Spec.EnvironmentRef.Name
-	if stack.Spec.EnvironmentRef.IsCluster() {
-		return nil, fmt.Errorf("Stack %s (%s): spec.environmentRef names ClusterEnvironment %s: kargo render reads Environments; give it an Environment of the same spec with -f, or use kargo diff against the cluster", stack.Name, doc, ref)
+	ref := stack.Spec.EnvironmentRef
+	kind := v1alpha1.EnvironmentKind
+	if ref.IsCluster() {
+		kind = v1alpha1.ClusterEnvironmentKind
 	}
-	if len(objs.environments) == 0 {
-		return nil, fmt.Errorf("Stack %s (%s): no Environment in the files (add one with -f)", stack.Name, doc)
-	}
-	if ref == "" {
-		if len(objs.environments) > 1 {
-			return nil, fmt.Errorf("Stack %s (%s): spec.environmentRef.name is empty and the files hold %d Environments (%s): name one", stack.Name, doc, len(objs.environments), environmentNames(objs.environments))
-		}
-		return objs.environments[0], nil
-	}
+	var candidates []v1alpha1.EnvironmentObject
 	for _, env := range objs.environments {
-		if env.Name == ref {
+		if env.EnvironmentReference().IsCluster() == ref.IsCluster() {
+			candidates = append(candidates, env)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, fmt.Errorf("Stack %s (%s): no %s in the files (add one with -f)", stack.Name, doc, kind)
+	}
+	if ref.Name == "" {
+		if len(candidates) > 1 {
+			return nil, fmt.Errorf("Stack %s (%s): spec.environmentRef.name is empty and the files hold %d %ss (%s): name one", stack.Name, doc, len(candidates), kind, environmentNames(candidates))
+		}
+		return candidates[0], nil
+	}
+	for _, env := range candidates {
+		if env.GetName() == ref.Name {
 			return env, nil
 		}
 	}
-	return nil, fmt.Errorf("Stack %s (%s): spec.environmentRef.name: no Environment named %q in the files (found: %s)", stack.Name, doc, ref, environmentNames(objs.environments))
+	return nil, fmt.Errorf("Stack %s (%s): spec.environmentRef.name: no %s named %q in the files (found: %s)", stack.Name, doc, kind, ref.Name, environmentNames(candidates))
 }
 
 // getter reads the ConfigMaps and Secrets of the files.

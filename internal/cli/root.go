@@ -90,19 +90,20 @@ func newRenderCommand() *cobra.Command {
 		Short: "Print the merged Services of Stacks from local files, offline",
 		Long: `Prints the merged Services of Stacks as YAML, without a cluster: the catalog
 entries each Stack picks, its patches, images and replicas, the variables and
-defaults of its Environment. The files (YAML, several documents each; - for
-stdin) hold the Environment, the Stacks, and the ConfigMaps and Secrets the
-Environment's variablesFrom names. Values from Secrets are never printed.
+defaults of its Environment or ClusterEnvironment. The files (YAML, several
+documents each; - for stdin) hold the Environments or ClusterEnvironments,
+the Stacks, and the ConfigMaps and Secrets their variablesFrom names. Values from Secrets are never printed.
 What the Environment's spec.policy refuses (a host path, a volume driver, an
 external network...) is a warning on stderr, one line per Service and
 field: the Stack reconciler would refuse the Stack (PolicyDenied).`,
 		Example: `  kargo render -f env.yaml -f stack.yaml
   kargo render -f env.yaml -f stack.yaml --env-file extra.env --stack tiles
   kargo render -f env.yaml -f stack.yaml --warn-unused
-  kubectl get environment,stack,configmap -o yaml | kargo render -f -`,
+  kubectl get environment,stack,configmap -o yaml | kargo render -f -
+  kubectl get clusterenvironment shared -o yaml | kargo render -f - -f stack.yaml`,
 	}
 	var o renderOptions
-	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "YAML FILE with Environment, Stack, ConfigMap and Secret manifests (repeatable; - for stdin)")
+	cmd.Flags().StringArrayVarP(&o.files, "file", "f", nil, "YAML FILE with Environment, ClusterEnvironment, Stack, ConfigMap and Secret manifests (repeatable; - for stdin)")
 	cmd.Flags().StringArrayVar(&o.envFiles, "env-file", nil, "a whole .env FILE of variables, read after the Environment's own sources: a later one wins (repeatable)")
 	cmd.Flags().StringVar(&o.stack, "stack", "", "render only the Stack NAME")
 	cmd.Flags().BoolVar(&o.warnUnused, "warn-unused", false, "warn on stderr, per Environment, of the variables it sets that no catalog entry or patch of its Stacks reads (names only)")
