@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -122,6 +119,10 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, err
 	}
+	var wasUnavailable []string
+	if status.Swarm != nil {
+		wasUnavailable = status.Swarm.UnavailableNodes
+	}
 	status.Swarm = &kargov1.SwarmInfo{
 		ClusterID: info.ClusterID, NodeID: info.NodeID,
 		Nodes: int32(info.Nodes), Managers: int32(info.Managers),
@@ -129,7 +130,8 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	r.Watchers.Ensure(client.ObjectKeyFromObject(env))
 	r.removeOrphans(ctx, env)
-	if err := r.reconcileNodeLabels(ctx, env); err != nil {
+	nodes, err := r.reconcileNodes(ctx, env)
+	if err != nil {
 		markNotReady(&status.Conditions, env.GetGeneration(), kargov1.ApplyFailedReason, swarm.ErrorText(err), false)
 		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "%s", swarm.ErrorText(err))
 		return ctrl.Result{}, err
@@ -137,6 +139,10 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	message := fmt.Sprintf("swarm %s: %d node(s), %d manager(s), engine %s", info.ClusterID, info.Nodes, info.Managers, info.EngineVersion)
 	if len(status.MissingNodes) > 0 {
 		message += fmt.Sprintf("; nodeLabels name unknown node(s): %s", strings.Join(status.MissingNodes, ", "))
+	}
+	r.reportUnavailableNodes(env, wasUnavailable, nodes.Unavailable)
+	if len(nodes.Unavailable) > 0 {
+		message += fmt.Sprintf("; unavailable node(s): %s", strings.Join(nodes.Unavailable, ", "))
 	}
 	markReady(&status.Conditions, env.GetGeneration(), message)
 	status.ObservedGeneration = env.GetGeneration()
@@ -189,7 +195,7 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env kargov1
 	// Environment forever.
 	labelsCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	env.EnvironmentSpec().NodeLabels = nil
-	if err := r.reconcileNodeLabels(labelsCtx, env); err != nil {
+	if _, err := r.reconcileNodes(labelsCtx, env); err != nil {
 		r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.ApplyFailedReason, "node labels set by this environment may be left on the nodes: %s", swarm.ErrorText(err))
 	}
 	cancel()
@@ -199,89 +205,6 @@ func (r *EnvironmentReconciler) reconcileDelete(ctx context.Context, env kargov1
 	patch := client.MergeFrom(env.DeepCopyObject().(client.Object))
 	controllerutil.RemoveFinalizer(env, kargov1.Finalizer)
 	return ctrl.Result{}, r.Patch(ctx, env, patch)
-}
-
-// reconcileNodeLabels sets spec.nodeLabels on the Swarm's nodes and removes
-// the labels this Environment set before and no longer wants. A hostname
-// that is not a node is reported in status, not fatal: it may join later.
-func (r *EnvironmentReconciler) reconcileNodeLabels(ctx context.Context, env kargov1.EnvironmentObject) error {
-	engine, err := r.Engines.For(ctx, r.Client, env)
-	if err != nil {
-		return err
-	}
-	spec, status := env.EnvironmentSpec(), env.EnvironmentStatus()
-	wanted := make(map[string]map[string]string, len(spec.NodeLabels))
-	for _, n := range spec.NodeLabels {
-		wanted[n.Hostname] = n.Labels
-	}
-	result, err := engine.ReconcileNodeLabels(ctx, nodeLabelsOwner(env), wanted)
-	if err != nil {
-		return fmt.Errorf("node labels: %w", err)
-	}
-	for _, hostname := range result.Updated {
-		r.Recorder.Eventf(env, corev1.EventTypeNormal, "Updated", "labels of node %s updated", hostname)
-	}
-	if len(result.Missing) > 0 && !slices.Equal(result.Missing, status.MissingNodes) {
-		r.Recorder.Eventf(env, corev1.EventTypeWarning, "NodeNotFound", "nodeLabels name hostname(s) that are not Swarm nodes: %s", strings.Join(result.Missing, ", "))
-	}
-	status.MissingNodes = result.Missing
-	r.reportNodeLabelConflicts(ctx, env, result.Conflicts)
-	return nil
-}
-
-// reportNodeLabelConflicts sets the NodeLabels condition and, when the
-// conflicts change, emits a Warning event on this Environment and on each
-// holder that is an Environment or ClusterEnvironment of this cluster.
-func (r *EnvironmentReconciler) reportNodeLabelConflicts(ctx context.Context, env kargov1.EnvironmentObject, conflicts []swarm.NodeLabelConflict) {
-	conds := &env.EnvironmentStatus().Conditions
-	if len(env.EnvironmentSpec().NodeLabels) == 0 {
-		meta.RemoveStatusCondition(conds, kargov1.NodeLabelsCondition)
-		return
-	}
-	if len(conflicts) == 0 {
-		setCondition(conds, env.GetGeneration(), kargov1.NodeLabelsCondition, metav1.ConditionTrue, kargov1.ReconciledReason, "every wanted node label is set")
-		return
-	}
-	described := make([]string, 0, len(conflicts))
-	for _, c := range conflicts {
-		described = append(described, c.String())
-	}
-	message := "left to the Environment that set them first: " + strings.Join(described, "; ")
-	if c := meta.FindStatusCondition(*conds, kargov1.NodeLabelsCondition); c != nil && c.Message == truncate(message) {
-		return // reported already
-	}
-	setCondition(conds, env.GetGeneration(), kargov1.NodeLabelsCondition, metav1.ConditionFalse, kargov1.NodeLabelConflictReason, message)
-	r.Recorder.Eventf(env, corev1.EventTypeWarning, kargov1.NodeLabelConflictReason, "%s", message)
-	for _, c := range conflicts {
-		holder := nodeLabelsHolder(c.Holder)
-		if holder == nil || r.Get(ctx, client.ObjectKeyFromObject(holder), holder) != nil {
-			continue
-		}
-		r.Recorder.Eventf(holder, corev1.EventTypeWarning, kargov1.NodeLabelConflictReason, "node %s: %s wants %s=%s, which this Environment holds with value %q",
-			c.Hostname, nodeLabelsOwner(env), c.Key, c.Wanted, c.Value)
-	}
-}
-
-// nodeLabelsHolder is the Environment or ClusterEnvironment a record owner
-// names (see nodeLabelsOwner), nil when it names neither.
-func nodeLabelsHolder(owner string) kargov1.EnvironmentObject {
-	if name, ok := strings.CutPrefix(owner, "clusterenvironment/"); ok {
-		return newEnvironmentObject(types.NamespacedName{Name: name})
-	}
-	if namespace, name, ok := strings.Cut(owner, "."); ok {
-		return newEnvironmentObject(types.NamespacedName{Namespace: namespace, Name: name})
-	}
-	return nil
-}
-
-// nodeLabelsOwner is how the node labels an Environment sets are recorded
-// on the nodes: <namespace>.<name>, or clusterenvironment/<name> (no object
-// name holds a '/', so the two never collide).
-func nodeLabelsOwner(env kargov1.EnvironmentObject) string {
-	if env.GetNamespace() == "" {
-		return "clusterenvironment/" + env.GetName()
-	}
-	return env.GetNamespace() + "." + env.GetName()
 }
 
 // connect pings the engine through the cached client.

@@ -113,7 +113,7 @@ func TestNodeLabelConflict(t *testing.T) {
 		msg := testenv.ExpectCondition(g, second, kargov1.NodeLabelsCondition, metav1.ConditionFalse, kargov1.NodeLabelConflictReason)
 		g.Expect(msg).To(ContainSubstring("zone=b is held by " + f.namespace + ".local"))
 	})
-	f.g.Eventually(func() []string { return f.events(f.env) }, timeout, poll).Should(ContainElement(
+	f.g.Eventually(func() []string { return f.Events(f.g, f.env) }, timeout, poll).Should(ContainElement(
 		ContainSubstring("NodeLabelConflict: node " + hostname + ": " + f.namespace + ".second wants zone=b")))
 
 	updates := func() float64 {

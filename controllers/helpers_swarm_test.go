@@ -10,8 +10,6 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	dockerswarm "github.com/docker/docker/api/types/swarm"
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	kargov1 "github.com/kargo-io/kargo/api/v1alpha1"
@@ -63,20 +61,6 @@ func (f *fixture) nodeLabels() (dockerswarm.Node, map[string]string) {
 	f.g.Expect(err).NotTo(HaveOccurred())
 	f.g.Expect(nodes).To(HaveLen(1))
 	return nodes[0], nodes[0].Spec.Labels
-}
-
-// events lists the events of the test namespace about obj (all when nil)
-// as "Type Reason: message".
-func (f *fixture) events(obj client.Object) []string {
-	var list corev1.EventList
-	f.g.Expect(k8s.List(f.ctx, &list, client.InNamespace(f.namespace))).To(Succeed())
-	var out []string
-	for _, e := range list.Items {
-		if obj == nil || e.InvolvedObject.Name == obj.GetName() {
-			out = append(out, e.Type+" "+e.Reason+": "+e.Message)
-		}
-	}
-	return out
 }
 
 func containAll(parts []string) []OmegaMatcher {

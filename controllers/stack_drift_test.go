@@ -39,7 +39,7 @@ func (f *fixture) measureFix(what string, change func() error, fixed func() bool
 // contains every part.
 func (f *fixture) driftEvent(stack *kargov1.Stack, parts ...string) {
 	f.t.Helper()
-	f.g.Eventually(func() []string { return f.events(stack) }, timeout, poll).
+	f.g.Eventually(func() []string { return f.Events(f.g, stack) }, timeout, poll).
 		Should(ContainElement(SatisfyAll(append(containAll(parts), HavePrefix(corev1.EventTypeNormal+" DriftCorrected: "))...)))
 }
 
@@ -133,11 +133,11 @@ func TestDriftIsUndoneByEvents(t *testing.T) {
 	f.measureFix("docker secret rm", func() error {
 		return docker.SecretRemove(f.ctx, secret)
 	}, func() bool { return secretName() == secret })
-	t.Logf("events: %v", f.events(nil))
+	t.Logf("events: %v", f.Events(f.g, nil))
 	f.driftEvent(stack, "secret "+secret+" was removed outside Kargo: recreated")
 
 	f.waitStackReady(stack, 1)
-	g.Expect(f.events(stack)).NotTo(ContainElement(HavePrefix(corev1.EventTypeWarning)))
+	g.Expect(f.Events(f.g, stack)).NotTo(ContainElement(HavePrefix(corev1.EventTypeWarning)))
 }
 
 // TestUnrelatedEventWritesNothing: an event about an object Kargo does not

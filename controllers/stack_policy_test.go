@@ -29,7 +29,7 @@ func TestStackPolicyDenied(t *testing.T) {
 	f.Eventually(stack, func(g Gomega) {
 		g.Expect(testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.PolicyDeniedReason)).To(Equal(denied))
 		testenv.ExpectCondition(g, stack, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.PolicyDeniedReason)
-		g.Expect(f.events(stack)).To(ContainElement("Warning PolicyDenied: " + denied))
+		g.Expect(f.Events(f.g, stack)).To(ContainElement("Warning PolicyDenied: " + denied))
 	})
 	// One more reconcile, handled: still nothing written, nothing made.
 	f.requestReconcile(stack)

@@ -168,7 +168,7 @@ func TestDeletionWhileUnreachable(t *testing.T) {
 	g.Expect(k8sDelete(f, kept)).To(Succeed())
 	keptOwner := f.namespace + "/kept"
 	g.Expect(ownedOnSwarm(f, keptOwner)).To(ConsistOf("service "+f.namespace+"-kept_db", "network "+f.namespace+"-kept_back"))
-	g.Eventually(func() []string { return f.events(kept) }, timeout, poll).Should(ContainElement(SatisfyAll(
+	g.Eventually(func() []string { return f.Events(f.g, kept) }, timeout, poll).Should(ContainElement(SatisfyAll(
 		HavePrefix("Warning "+kargov1.OrphanedReason+": deletion policy orphan"), ContainSubstring("stack namespace "+f.namespace+"-kept"),
 		ContainSubstring("service "+f.namespace+"-kept_db"), ContainSubstring("network "+f.namespace+"-kept_back"))))
 	f.removeFromSwarm(keptOwner)
@@ -185,7 +185,7 @@ func TestDeletionWhileUnreachable(t *testing.T) {
 	g.Expect(waited).To(BeNumerically(">=", deletionTimeout), "the finalizer let go before spec.timeout")
 	t.Logf("finalizer let go %s after the deletion (spec.timeout %s)", waited.Round(time.Millisecond), deletionTimeout)
 	owner := f.namespace + "/app"
-	g.Eventually(func() []string { return f.events(stack) }, timeout, poll).Should(ContainElement(SatisfyAll(
+	g.Eventually(func() []string { return f.Events(f.g, stack) }, timeout, poll).Should(ContainElement(SatisfyAll(
 		HavePrefix("Warning "+kargov1.OrphanedReason+": deletion timed out after "+deletionTimeout.String()),
 		ContainSubstring("stack namespace "+f.namespace+"-app"), ContainSubstring("service "+f.namespace+"-app_api"),
 		ContainSubstring("environment flaky removes them once its endpoint answers"))))
@@ -203,7 +203,7 @@ func TestDeletionWhileUnreachable(t *testing.T) {
 		g.Expect(ownedOnSwarm(f, owner)).To(BeEmpty())
 	})
 	t.Logf("objects left by the deleted stack removed %s after the endpoint came back", time.Since(back).Round(time.Millisecond))
-	g.Eventually(func() []string { return f.events(env) }, timeout, poll).Should(ContainElement(SatisfyAll(
+	g.Eventually(func() []string { return f.Events(f.g, env) }, timeout, poll).Should(ContainElement(SatisfyAll(
 		HavePrefix("Normal "+kargov1.OrphansRemovedReason+": removed what stack "+owner+" left"),
 		ContainSubstring("service "+f.namespace+"-app_api"), ContainSubstring("network "+f.namespace+"-app_back"))))
 }

@@ -140,7 +140,7 @@ func TestWarehouseDiscovery(t *testing.T) {
 
 	// Events are written asynchronously: waited for too.
 	f.g.Eventually(func(g Gomega) {
-		events := f.events(wh)
+		events := f.Events(f.g, wh)
 		created := slices.DeleteFunc(slices.Clone(events), func(e string) bool { return !strings.HasPrefix(e, "Normal "+kargov1.FreightCreatedReason+": ") })
 		g.Expect(created).To(HaveLen(2), "events: %v", events)
 	}, timeout, poll).Should(Succeed())
@@ -193,7 +193,7 @@ func TestWarehouseDeletion(t *testing.T) {
 		g.Expect(all).NotTo(HaveKey(unheld))
 	}, timeout, poll).Should(Succeed())
 	f.g.Eventually(func(g Gomega) {
-		g.Expect(f.events(wh)).To(ContainElement(And(ContainSubstring("deleted 1 Freight; kept 1 held by Stages"), ContainSubstring("(test)"))))
+		g.Expect(f.Events(f.g, wh)).To(ContainElement(And(ContainSubstring("deleted 1 Freight; kept 1 held by Stages"), ContainSubstring("(test)"))))
 	}, timeout, poll).Should(Succeed())
 }
 
@@ -226,7 +226,7 @@ func TestWarehouseNotReady(t *testing.T) {
 	f.Eventually(wh, func(g Gomega) {
 		testenv.ExpectCondition(g, wh, kargov1.StalledCondition, metav1.ConditionTrue, kargov1.InvalidSpecReason)
 	})
-	for _, e := range f.events(wh) {
+	for _, e := range f.Events(f.g, wh) {
 		f.g.Expect(e).NotTo(ContainSubstring("pull-s3cret"))
 	}
 }

@@ -72,6 +72,11 @@ const (
 	// NodeLabelConflictReason: a node label an Environment wants is held by
 	// another Environment with another value; the first keeps it.
 	NodeLabelConflictReason = "NodeLabelConflict"
+	// NodeUnavailableReason (a Warning event of an Environment): a node of
+	// its Swarm is down or not active (drained, paused); Swarm moves its
+	// tasks. NodeAvailableReason (a Normal event): it takes tasks again.
+	NodeUnavailableReason = "NodeUnavailable"
+	NodeAvailableReason   = "NodeAvailable"
 	// DeletingReason: the object is being removed from the Swarm.
 	DeletingReason = "Deleting"
 	// OrphanedReason (a Warning event of a Stack): its finalizer let go

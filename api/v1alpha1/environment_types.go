@@ -196,6 +196,13 @@ type SwarmInfo struct {
 	EngineVersion string `json:"engineVersion,omitempty"`
 	// apiVersion negotiated with the daemon.
 	APIVersion string `json:"apiVersion,omitempty"`
+	// unavailableNodes are the nodes that take no new tasks, each
+	// "<hostname> (<why>)": not ready (down, disconnected, unknown) or not
+	// active (drain, pause), e.g. "worker-2 (down)". Swarm moves their tasks
+	// to other nodes; Kargo does not change their availability.
+	// +optional
+	// +listType=atomic
+	UnavailableNodes []string `json:"unavailableNodes,omitempty"`
 }
 
 // +kubebuilder:object:root=true

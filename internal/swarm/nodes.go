@@ -77,8 +77,8 @@ func NodeLabels(current, desired map[string]string, recordKey string) (map[strin
 	return out, conflicts
 }
 
-// NodeLabelResult tells what ReconcileNodeLabels did.
-type NodeLabelResult struct {
+// NodeResult tells what ReconcileNodes did and saw.
+type NodeResult struct {
 	// Updated lists the hostnames of the nodes whose labels changed.
 	Updated []string
 	// Missing lists the wanted hostnames that are not nodes of the Swarm.
@@ -86,34 +86,59 @@ type NodeLabelResult struct {
 	// Conflicts lists the wanted labels another owner holds, by hostname
 	// and key.
 	Conflicts []NodeLabelConflict
+	// Unavailable lists the nodes that take no new tasks (see
+	// Unavailable), sorted.
+	Unavailable []string
 }
 
-// ReconcileNodeLabels gives every node the labels wanted for its hostname
+// Unavailable describes a node that takes no new tasks, "<hostname>
+// (<why>)": its state when not ready (down, disconnected, unknown), its
+// availability when not active (drain, pause), or both; "" for a node
+// that takes tasks.
+func Unavailable(node swarm.Node) string {
+	var why []string
+	if node.Status.State != swarm.NodeStateReady {
+		why = append(why, string(node.Status.State))
+	}
+	if node.Spec.Availability != swarm.NodeAvailabilityActive {
+		why = append(why, string(node.Spec.Availability))
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s (%s)", node.Description.Hostname, strings.Join(why, ", "))
+}
+
+// ReconcileNodes gives every node the labels wanted for its hostname
 // (none for nodes not listed: labels the owner set on them before are
 // removed). owner ("<namespace>.<name>" of the Environment) names the record
 // of what it set. A node is updated only when its labels change. Another
 // writer of the same node in between (another Environment, a person) makes
 // Swarm refuse the update as out of sequence: the nodes are read again and
-// the update retried, a few times.
-func (c *Client) ReconcileNodeLabels(ctx context.Context, owner string, wanted map[string]map[string]string) (NodeLabelResult, error) {
+// the update retried, a few times. The result also lists the nodes that
+// are unavailable.
+func (c *Client) ReconcileNodes(ctx context.Context, owner string, wanted map[string]map[string]string) (NodeResult, error) {
 	for attempt := 1; ; attempt++ {
-		result, err := c.reconcileNodeLabels(ctx, owner, wanted)
+		result, err := c.reconcileNodes(ctx, owner, wanted)
 		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "out of sequence") {
 			return result, err
 		}
 	}
 }
 
-func (c *Client) reconcileNodeLabels(ctx context.Context, owner string, wanted map[string]map[string]string) (NodeLabelResult, error) {
+func (c *Client) reconcileNodes(ctx context.Context, owner string, wanted map[string]map[string]string) (NodeResult, error) {
 	nodes, err := c.api.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
-		return NodeLabelResult{}, fmt.Errorf("list nodes: %w", err)
+		return NodeResult{}, fmt.Errorf("list nodes: %w", err)
 	}
-	var result NodeLabelResult
+	var result NodeResult
 	seen := map[string]bool{}
 	for _, node := range nodes {
 		hostname := node.Description.Hostname
 		seen[hostname] = true
+		if u := Unavailable(node); u != "" {
+			result.Unavailable = append(result.Unavailable, u)
+		}
 		labels, conflicts := NodeLabels(node.Spec.Labels, wanted[hostname], ManagedNodeLabelsPrefix+owner)
 		for _, key := range slices.Sorted(maps.Keys(conflicts)) {
 			result.Conflicts = append(result.Conflicts, NodeLabelConflict{
@@ -136,5 +161,6 @@ func (c *Client) reconcileNodeLabels(ctx context.Context, owner string, wanted m
 		}
 	}
 	slices.Sort(result.Missing)
+	slices.Sort(result.Unavailable)
 	return result, nil
 }

@@ -3,6 +3,8 @@ package swarm
 import (
 	"reflect"
 	"testing"
+
+	"github.com/docker/docker/api/types/swarm"
 )
 
 func TestNodeLabels(t *testing.T) {
@@ -47,5 +49,30 @@ func TestNodeLabels(t *testing.T) {
 				t.Errorf("NodeLabels() conflicts = %v, want %v", conflicts, tt.conflicts)
 			}
 		})
+	}
+}
+
+func TestUnavailable(t *testing.T) {
+	node := func(state swarm.NodeState, availability swarm.NodeAvailability) swarm.Node {
+		return swarm.Node{
+			Description: swarm.NodeDescription{Hostname: "worker-2"},
+			Spec:        swarm.NodeSpec{Availability: availability},
+			Status:      swarm.NodeStatus{State: state},
+		}
+	}
+	for _, tc := range []struct {
+		node swarm.Node
+		want string
+	}{
+		{node(swarm.NodeStateReady, swarm.NodeAvailabilityActive), ""},
+		{node(swarm.NodeStateDown, swarm.NodeAvailabilityActive), "worker-2 (down)"},
+		{node(swarm.NodeStateReady, swarm.NodeAvailabilityDrain), "worker-2 (drain)"},
+		{node(swarm.NodeStateReady, swarm.NodeAvailabilityPause), "worker-2 (pause)"},
+		{node(swarm.NodeStateDisconnected, swarm.NodeAvailabilityDrain), "worker-2 (disconnected, drain)"},
+		{node(swarm.NodeStateUnknown, swarm.NodeAvailabilityActive), "worker-2 (unknown)"},
+	} {
+		if got := Unavailable(tc.node); got != tc.want {
+			t.Errorf("Unavailable(%s, %s) = %q, want %q", tc.node.Status.State, tc.node.Spec.Availability, got, tc.want)
+		}
 	}
 }

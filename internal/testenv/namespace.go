@@ -108,6 +108,21 @@ func (n *Namespace) Eventually(obj client.Object, check func(g Gomega)) {
 	}, n.timeout, n.poll).Should(Succeed())
 }
 
+// Events lists the events of the namespace about obj (by UID; by name when
+// obj has none; all when nil) as "Type Reason: message".
+func (n *Namespace) Events(g Gomega, obj client.Object) []string {
+	var list corev1.EventList
+	g.Expect(n.c.List(n.Ctx, &list, client.InNamespace(n.Name))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if obj == nil || (obj.GetUID() != "" && e.InvolvedObject.UID == obj.GetUID()) ||
+			(obj.GetUID() == "" && e.InvolvedObject.Name == obj.GetName()) {
+			out = append(out, e.Type+" "+e.Reason+": "+e.Message)
+		}
+	}
+	return out
+}
+
 // WaitDeleted waits until every object of list's kind in the namespace is
 // gone (their finalizers done), naming those left when it gives up.
 func (n *Namespace) WaitDeleted(g *WithT, list client.ObjectList, why string) {

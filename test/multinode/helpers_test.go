@@ -5,6 +5,7 @@ package multinode
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,26 @@ func (f *fixture) stackReady(g Gomega) {
 	n := len(f.stack.Status.Services)
 	g.Expect(n).To(BeNumerically(">", 0))
 	g.Expect(f.stack.Status.ReadyServices).To(Equal(fmt.Sprintf("%d/%d", n, n)))
+}
+
+// unavailableNodes asserts, in an eventually on the Environment, that it
+// lists exactly these unavailable nodes ("<hostname> (<why>)") in its
+// status and Ready message, with a NodeUnavailable event for each, and a
+// NodeAvailable event for each node that came back when none is left.
+func (f *fixture) unavailableNodes(g Gomega, nodes ...string) {
+	message := testenv.ExpectReady(g, f.env)
+	events := f.Events(g, f.env)
+	if len(nodes) == 0 {
+		g.Expect(f.env.Status.Swarm.UnavailableNodes).To(BeEmpty())
+		g.Expect(message).NotTo(ContainSubstring("unavailable"))
+		g.Expect(events).To(ContainElement(HavePrefix("Normal " + kargov1.NodeAvailableReason + ": node ")))
+		return
+	}
+	g.Expect(f.env.Status.Swarm.UnavailableNodes).To(Equal(nodes))
+	g.Expect(message).To(HaveSuffix("; unavailable node(s): " + strings.Join(nodes, ", ")))
+	for _, n := range nodes {
+		g.Expect(events).To(ContainElement("Warning " + kargov1.NodeUnavailableReason + ": node " + n + " takes no new tasks: Swarm moves its tasks to other nodes"))
+	}
 }
 
 // runningPerNode counts the running tasks of the Stack's service name per

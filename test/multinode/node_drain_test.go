@@ -18,8 +18,9 @@ import (
 
 // TestNodeDrained: someone drains a node by hand. Kargo leaves the node and
 // the service alone (the service's version does not move, even through a
-// requested reconcile) and reports the task that has nowhere to go; once
-// the node is active again, the Stack is Ready with no update issued.
+// requested reconcile) and reports the task that has nowhere to go, the
+// Environment the node drained; once the node is active again, the Stack
+// is Ready with no update issued.
 func TestNodeDrained(t *testing.T) {
 	const drained = "kargo-node2"
 	f := newFixture(t)
@@ -68,7 +69,10 @@ func TestNodeDrained(t *testing.T) {
 		g.Expect(f.swarmService(g, "spread").Version.Index).To(Equal(version), "Kargo updated the service")
 	})
 
+	f.Eventually(f.env, func(g Gomega) { f.unavailableNodes(g, drained+" (drain)") })
+
 	f.g.Eventually(func(g Gomega) { setAvailability(g, dockerswarm.NodeAvailabilityActive) }, timeout, poll).Should(Succeed())
+	f.Eventually(f.env, func(g Gomega) { f.unavailableNodes(g) })
 	f.Eventually(f.stack, func(g Gomega) {
 		f.stackReady(g)
 		g.Expect(f.runningPerNode(g, "spread")).To(Equal(map[string]int{"kargo-node1": 1, "kargo-node2": 1, "kargo-node3": 1}))

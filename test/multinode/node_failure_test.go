@@ -17,8 +17,9 @@ import (
 
 // TestWorkerKilled: a worker's engine crashes. Its tasks of a spread
 // service move to the other nodes; a service pinned to it waits, and the
-// Stack says so meanwhile (running/desired, no node available). The worker
-// comes back: the pinned task runs on it again and the Stack is Ready.
+// Stack says so meanwhile (running/desired, no node available), and the
+// Environment names the node down. The worker comes back: the pinned task
+// runs on it again and the Stack is Ready.
 func TestWorkerKilled(t *testing.T) {
 	const victim = "kargo-node3"
 	f := newFixture(t)
@@ -62,7 +63,10 @@ func TestWorkerKilled(t *testing.T) {
 		g.Expect(spread).To(SatisfyAll(HaveKeyWithValue("kargo-node1", BeNumerically(">=", 1)), HaveKeyWithValue("kargo-node2", BeNumerically(">=", 1))))
 	})
 
+	f.Eventually(f.env, func(g Gomega) { f.unavailableNodes(g, victim+" (down)") })
+
 	restart()
+	f.Eventually(f.env, func(g Gomega) { f.unavailableNodes(g) })
 	f.Eventually(f.stack, func(g Gomega) {
 		g.Expect(node(g, victim).Status.State).To(Equal(dockerswarm.NodeStateReady))
 		f.stackReady(g)

@@ -86,7 +86,7 @@ func (f *fixture) expectRefused(env *kargov1.Environment, stack *kargov1.Stack, 
 		message = testenv.ExpectCondition(g, env, kargov1.ReadyCondition, metav1.ConditionFalse, reason)
 		g.Expect(testenv.ExpectCondition(g, env, kargov1.StalledCondition, metav1.ConditionTrue, reason)).To(Equal(message))
 		g.Expect(message).To(SatisfyAll(ContainSubstring(env.Spec.Endpoint.Host), ContainSubstring(why)))
-		g.Expect(f.events(g, env)).To(ContainElement("Warning " + reason + ": " + message))
+		g.Expect(f.Events(g, env)).To(ContainElement("Warning " + reason + ": " + message))
 	})
 	f.Eventually(stack, func(g Gomega) {
 		g.Expect(testenv.ExpectCondition(g, stack, kargov1.ReadyCondition, metav1.ConditionFalse, kargov1.EnvironmentNotReadyReason)).
@@ -116,19 +116,6 @@ func (f *fixture) deleteUnreachable(stack *kargov1.Stack) {
 	f.g.Eventually(func() bool {
 		return apierrors.IsNotFound(k8s.Get(f.ctx, client.ObjectKeyFromObject(stack), stack))
 	}, timeout, poll).Should(BeTrue())
-}
-
-// events lists the events about obj as "Type Reason: message".
-func (f *fixture) events(g Gomega, obj client.Object) []string {
-	var list corev1.EventList
-	g.Expect(k8s.List(f.ctx, &list, client.InNamespace(f.namespace))).To(Succeed())
-	var out []string
-	for _, e := range list.Items {
-		if e.InvolvedObject.UID == obj.GetUID() {
-			out = append(out, e.Type+" "+e.Reason+": "+e.Message)
-		}
-	}
-	return out
 }
 
 // countingListener is an endpoint that counts the TCP connections made to
