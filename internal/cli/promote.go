@@ -169,13 +169,17 @@ func waitPromotion(ctx context.Context, k8s client.Client, promo *kargov1.Promot
 // writeSteps writes a Promotion's steps as a table.
 func writeSteps(w io.Writer, steps []kargov1.PromotionStep) error {
 	tw := table.New(w)
-	fmt.Fprintln(tw, "STEP\tPHASE\tDURATION\tMESSAGE")
+	if err := tw.Row("STEP", "PHASE", "DURATION", "MESSAGE"); err != nil {
+		return err
+	}
 	for _, s := range steps {
 		took := "-"
 		if s.StartedAt != nil && s.FinishedAt != nil {
 			took = s.FinishedAt.Sub(s.StartedAt.Time).Round(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Name, s.Phase, took, s.Message)
+		if err := tw.Row(s.Name, string(s.Phase), took, s.Message); err != nil {
+			return err
+		}
 	}
 	return tw.Flush()
 }

@@ -302,13 +302,14 @@ func TestPromoteWait(t *testing.T) {
 		steps: []kargov1.PromotionStep{
 			{Name: kargov1.StepSetImages, Phase: kargov1.PromotionSucceeded, StartedAt: &t0, FinishedAt: &t0, Message: "set 1 image of stack web"},
 			{Name: kargov1.StepWaitReady, Phase: kargov1.PromotionSucceeded, StartedAt: &t0, FinishedAt: at(12 * time.Second), Message: "stack web Ready"},
-			{Name: kargov1.StepVerify, Phase: kargov1.PromotionSucceeded, StartedAt: at(12 * time.Second), FinishedAt: at(132 * time.Second), Message: "soaked 2m0s"},
+			{Name: kargov1.StepVerify, Phase: kargov1.PromotionSucceeded, StartedAt: at(12 * time.Second), FinishedAt: at(132 * time.Second), Message: "verification job succeeded: smoke ok\n2 checks passed"},
 			{Name: kargov1.StepDone, Phase: kargov1.PromotionSucceeded, StartedAt: at(132 * time.Second), FinishedAt: at(132 * time.Second)},
 		},
 		out: "STEP       PHASE      DURATION  MESSAGE\n" +
 			"SetImages  Succeeded  0s        set 1 image of stack web\n" +
 			"WaitReady  Succeeded  12s       stack web Ready\n" +
-			"Verify     Succeeded  2m0s      soaked 2m0s\n" +
+			"Verify     Succeeded  2m0s      verification job succeeded: smoke ok\n" +
+			"                                2 checks passed\n" +
 			"Done       Succeeded  0s\n" +
 			"promotion NAME Succeeded\n",
 	}, {

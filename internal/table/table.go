@@ -28,6 +28,20 @@ func New(out io.Writer) *Writer {
 // Write takes cells: tabs separate them, new lines end rows.
 func (w *Writer) Write(p []byte) (int, error) { return w.tw.Write(p) }
 
+// Row writes one row of cells. A new line in the last cell continues it on
+// lines of their own under its column (a job's output, say); one in another
+// cell becomes a space, so that no row is cut short.
+func (w *Writer) Row(cells ...string) error {
+	for i, c := range cells[:len(cells)-1] {
+		cells[i] = strings.ReplaceAll(c, "\n", " ")
+	}
+	indent := "\n" + strings.Repeat("\t", len(cells)-1)
+	last := strings.TrimRight(cells[len(cells)-1], "\n")
+	cells[len(cells)-1] = strings.ReplaceAll(last, "\n", indent)
+	_, err := io.WriteString(w.tw, strings.Join(cells, "\t")+"\n")
+	return err
+}
+
 // Flush writes the rows, aligned.
 func (w *Writer) Flush() error {
 	if err := w.tw.Flush(); err != nil {
