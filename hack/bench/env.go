@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	dockerclient "github.com/docker/docker/client"
@@ -168,4 +169,19 @@ func poll(ctx context.Context, timeout, interval time.Duration, cond func() (boo
 		case <-time.After(interval):
 		}
 	}
+}
+
+// apiServerMetrics scrapes the API server's own metrics (empty, with a
+// line saying why, when it cannot).
+func (b *bench) apiServerMetrics(ctx context.Context) metrics {
+	out, err := b.kubectl(ctx, "get", "--raw", "/metrics")
+	if err != nil {
+		fmt.Println("API server metrics:", err)
+		return metrics{}
+	}
+	ms, err := testenv.ParseMetrics(strings.NewReader(out))
+	if err != nil {
+		fmt.Println("API server metrics:", err)
+	}
+	return ms
 }

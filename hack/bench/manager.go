@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,4 +150,37 @@ func (ms metrics) minus(before metrics) metrics {
 		out[k] = v - before[k]
 	}
 	return out
+}
+
+// top sums the series of name by the values of keys (e.g. verb, resource,
+// subresource) and lists the n largest sums, "VERB resource/sub 1234", with
+// the total of all.
+func (ms metrics) top(name string, n int, keys ...string) string {
+	sums := map[string]float64{}
+	total := 0.0
+	for series, v := range ms {
+		metric, labels, _ := strings.Cut(series, "{")
+		if metric != name || v == 0 {
+			continue
+		}
+		var parts []string
+		for _, k := range keys {
+			// "," first: resource must not match subresource.
+			if _, rest, ok := strings.Cut(","+labels, ","+k+`="`); ok {
+				value, _, _ := strings.Cut(rest, `"`)
+				if value != "" {
+					parts = append(parts, value)
+				}
+			}
+		}
+		sums[strings.Join(parts, " ")] += v
+		total += v
+	}
+	groups := slices.Collect(maps.Keys(sums))
+	slices.SortFunc(groups, func(a, b string) int { return cmp.Compare(sums[b], sums[a]) })
+	out := make([]string, 0, n+1)
+	for _, g := range groups[:min(n, len(groups))] {
+		out = append(out, fmt.Sprintf("%s %.0f", g, sums[g]))
+	}
+	return fmt.Sprintf("%.0f in all; %s", total, strings.Join(out, ", "))
 }

@@ -52,7 +52,7 @@ func (b *bench) scalePart(ctx context.Context, t *table) error {
 		kNamespaces = append(kNamespaces, fmt.Sprintf("bench-ks%02d-%s", i, b.suffix))
 	}
 	kargoErr := func() error {
-		before, cpu0 := mustMetrics(m), b.sampleCPU(m)
+		before, cpu0, api0 := mustMetrics(m), b.sampleCPU(m), b.apiServerMetrics(ctx)
 		start := time.Now()
 		if _, err := b.kubectl(ctx, "-n", k8sNS, "apply", "-f", dir); err != nil {
 			return err
@@ -67,6 +67,10 @@ func (b *bench) scalePart(ctx context.Context, t *table) error {
 		t.note("kargo scale %d×%d: kubectl apply returned %s, all exist %s, all Stacks Ready %s, RSS %.0f MiB; Stack reconciles %.0f (%.1f s in total); CPU %s",
 			stacks, per, seconds(applied), seconds(kExist), seconds(ready), rss, d.sum("controller_runtime_reconcile_total", `controller="stack"`),
 			d.sum("controller_runtime_reconcile_time_seconds_sum", `controller="stack"`), b.sampleCPU(m).since(cpu0))
+		// kubectl apply's own requests are among them (a GET and a POST per
+		// object, see "kubectl apply alone").
+		t.note("kargo scale %d×%d: API server requests until all Stacks Ready: %s", stacks, per,
+			b.apiServerMetrics(ctx).minus(api0).top("apiserver_request_total", 8, "verb", "resource", "subresource"))
 
 		v0, err := b.versions(ctx, kNamespaces...)
 		if err != nil {
