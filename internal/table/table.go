@@ -6,6 +6,7 @@ package table
 import (
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -32,6 +33,7 @@ func (w *Writer) Write(p []byte) (int, error) { return w.tw.Write(p) }
 // lines of their own under its column (a job's output, say); one in another
 // cell becomes a space, so that no row is cut short.
 func (w *Writer) Row(cells ...string) error {
+	cells = slices.Clone(cells) // the caller's stay as they were
 	for i, c := range cells[:len(cells)-1] {
 		cells[i] = strings.ReplaceAll(c, "\n", " ")
 	}
