@@ -127,6 +127,8 @@ func (r *EnvironmentReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		ClusterID: info.ClusterID, NodeID: info.NodeID,
 		Nodes: int32(info.Nodes), Managers: int32(info.Managers),
 		EngineVersion: info.EngineVersion, APIVersion: info.APIVersion,
+		// Kept until the node pass below has seen the nodes again.
+		UnavailableNodes: wasUnavailable,
 	}
 	r.Watchers.Ensure(client.ObjectKeyFromObject(env))
 	r.removeOrphans(ctx, env)
