@@ -89,6 +89,7 @@ func promoteEnvironment(t *testing.T) *promoteEnv {
 // two Freight of app: sleepy-otter, then brave-heron (created after it,
 // and with the greater name, so that it is the newer either way).
 type promoteFixture struct {
+	*testenv.Namespace
 	t         *testing.T
 	g         *WithT
 	e         *promoteEnv
@@ -105,7 +106,7 @@ const (
 func newPromoteFixture(t *testing.T) *promoteFixture {
 	e := promoteEnvironment(t)
 	ns := testenv.NewNamespace(t, e.k8s, "kp-", time.Minute, 250*time.Millisecond)
-	f := &promoteFixture{t: t, g: NewWithT(t), e: e, ctx: ns.Ctx, namespace: ns.Name}
+	f := &promoteFixture{Namespace: ns, t: t, g: NewWithT(t), e: e, ctx: ns.Ctx, namespace: ns.Name}
 	f.stage("test", kargov1.FreightSources{Direct: true})
 	f.stage("prod", kargov1.FreightSources{Stages: []string{"test"}})
 	f.old = f.freight(oldFreight, "sleepy-otter", "1.0.1", "a")
@@ -115,13 +116,13 @@ func newPromoteFixture(t *testing.T) *promoteFixture {
 
 func (f *promoteFixture) stage(name string, sources kargov1.FreightSources) {
 	f.t.Helper()
-	f.g.Expect(f.e.k8s.Create(f.ctx, &kargov1.Stage{
+	f.Create(&kargov1.Stage{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: name},
 		Spec: kargov1.StageSpec{
 			RequestedFreight: []kargov1.FreightRequest{{Origin: kargov1.FreightOrigin{Name: "app"}, Sources: sources}},
 			Targets:          []kargov1.StageTarget{{Stack: "web"}},
 		},
-	})).To(Succeed())
+	})
 }
 
 // freight creates a Freight of one image app:tag, its digest all of the
@@ -136,7 +137,7 @@ func (f *promoteFixture) freight(name, alias, tag, d string) *kargov1.Freight {
 			Images: []kargov1.FreightImage{{RepoURL: "127.0.0.1:5000/app", Tag: tag, Digest: "sha256:" + strings.Repeat(d, 64)}},
 		},
 	}
-	f.g.Expect(f.e.k8s.Create(f.ctx, fr)).To(Succeed())
+	f.Create(fr)
 	return fr
 }
 
@@ -264,7 +265,7 @@ func TestPromoteErrors(t *testing.T) {
 			Images: []kargov1.FreightImage{{RepoURL: "127.0.0.1:5000/db", Digest: "sha256:" + strings.Repeat("d", 64)}},
 		},
 	}
-	f.g.Expect(f.e.k8s.Create(f.ctx, db)).To(Succeed())
+	f.Create(db)
 	code, _, stderr := f.kargo("approve", "--freight", db.Name, "--stage", "prod")
 	f.g.Expect(code).To(Equal(1))
 	f.g.Expect(stderr).To(Equal("kargo: freight " + db.Name + " comes from Warehouse db, which stage prod does not request (spec.requestedFreight)\n"))
