@@ -80,7 +80,10 @@ func (p *project) user(name string, groups ...string) (string, client.Client) {
 }
 
 // bind binds a ClusterRole of config/rbac (by its name there) or a Role of
-// the namespace to a subject in the namespace: a RoleBinding.
+// the namespace to a subject in the namespace: a RoleBinding. It returns
+// once the API server's authorizer grants the subject each rule of the
+// role: that authorizer reads bindings from a cache, and a request sent
+// right after the create can be refused.
 func (p *project) bind(subject rbacv1.Subject, kind, role string) {
 	p.t.Helper()
 	p.Create(&rbacv1.RoleBinding{
@@ -88,6 +91,35 @@ func (p *project) bind(subject rbacv1.Subject, kind, role string) {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
 		Subjects:   []rbacv1.Subject{subject},
 	})
+	var rules []rbacv1.PolicyRule
+	if kind == "ClusterRole" {
+		var r rbacv1.ClusterRole
+		p.g.Expect(k8s.Get(ctx, client.ObjectKey{Name: role}, &r)).To(Succeed())
+		rules = r.Rules
+	} else {
+		var r rbacv1.Role
+		p.g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: p.namespace, Name: role}, &r)).To(Succeed())
+		rules = r.Rules
+	}
+	p.g.Expect(rules).NotTo(BeEmpty(), "%s %s has no rules", kind, role)
+	for _, rule := range rules {
+		attrs := authorizationv1.ResourceAttributes{Namespace: p.namespace, Verb: rule.Verbs[0], Group: rule.APIGroups[0]}
+		attrs.Resource, attrs.Subresource, _ = strings.Cut(rule.Resources[0], "/")
+		if len(rule.ResourceNames) > 0 {
+			attrs.Name = rule.ResourceNames[0]
+		}
+		spec := authorizationv1.SubjectAccessReviewSpec{ResourceAttributes: &attrs}
+		if subject.Kind == rbacv1.GroupKind {
+			spec.User, spec.Groups = "member-of-"+subject.Name, []string{subject.Name}
+		} else {
+			spec.User = subject.Name
+		}
+		p.g.Eventually(func(g Gomega) {
+			review := &authorizationv1.SubjectAccessReview{Spec: spec}
+			g.Expect(k8s.Create(ctx, review)).To(Succeed())
+			g.Expect(review.Status.Allowed).To(BeTrue(), "%s %s/%s granted by %s %s", attrs.Verb, attrs.Resource, attrs.Subresource, kind, role)
+		}, timeout, poll).Should(Succeed())
+	}
 }
 
 // role creates a Role of the namespace.
