@@ -82,7 +82,7 @@ func (r *PromotionReconciler) failures(ctx context.Context, s *promotionScope, s
 		}
 		var services []string
 		for _, svc := range stack.Status.Services {
-			if !svc.Ready && swarm.UpdateFailed(svc.UpdateState) {
+			if !svc.Ready && svc.UpdateFailed {
 				return fmt.Sprintf("Stack %s: update of service %s %s: %s", stack.Name, svc.Name, svc.UpdateState, svc.Message), nil
 			}
 			if svc.SwarmName != "" {

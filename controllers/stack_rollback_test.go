@@ -15,7 +15,8 @@ import (
 // TestRollbackIsNotReady: an update whose tasks fail is rolled back by
 // Swarm; the Stack reports it (reason RolledBack, Stalled, with the task
 // error) instead of success, and does not apply the failing spec again in a
-// loop. Changing the Service retries.
+// loop. Setting the Service back to the spec Swarm rolled back to makes it
+// Ready; changing it otherwise retries.
 func TestRollbackIsNotReady(t *testing.T) {
 	f := newFixture(t)
 	app := sleeper("app")
@@ -42,6 +43,14 @@ func TestRollbackIsNotReady(t *testing.T) {
 	f.requestReconcile(stack)
 	f.g.Expect(f.engine().Writes()).To(Equal(writes), "the rolled-back spec was applied again")
 	f.g.Expect(f.swarmServiceIn("roll", "app").Spec.TaskTemplate.ContainerSpec.Command).To(Equal(good))
+
+	// The Service set back to the spec Swarm rolled back to (what a
+	// Promotion rolling a release back does): that spec runs already, the
+	// Stack is Ready again without a write.
+	writes = f.engine().Writes()
+	f.Update(app, func() { app.Spec.Command = []string{"sleep", "3600"} })
+	f.waitStackReady(stack, 1)
+	f.g.Expect(f.engine().Writes()).To(Equal(writes), "the spec running already was applied again")
 
 	// A fixed Service is applied.
 	f.Update(app, func() { app.Spec.Command = []string{"sleep", "7200"} })

@@ -64,7 +64,8 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 		if view, ok := live[name]; ok {
 			state.ID, state.Image = view.ID, view.Image
 			state.DesiredTasks, state.RunningTasks = view.Desired, view.Running
-			state.UpdateState, state.Ready, state.Message = view.UpdateState, view.Ready, view.Message
+			state.UpdateState, state.UpdateFailed = view.UpdateState, view.UpdateFailed
+			state.Ready, state.Message = view.Ready, view.Message
 		}
 		state.SpecHash = s.desiredHashes[svc.Name]
 		if err := s.serviceErrors[svc.Name]; err != nil {
@@ -77,7 +78,7 @@ func (r *StackReconciler) observe(ctx context.Context, s *stackScope) error {
 			// poll, which comes at once (it left Ready). The update state
 			// listed was the last update's (maybe paused or rolled back):
 			// this one is underway.
-			state.Ready = false
+			state.Ready, state.UpdateFailed = false, false
 			state.Message = string(change) + ", tasks converging"
 			state.UpdateState = ""
 			if change == swarm.Updated {
@@ -126,7 +127,7 @@ func (r *StackReconciler) summarize(s *stackScope) (ctrl.Result, error) {
 			conflict = true
 		}
 		converging = converging || s.serviceErrors[state.Name] == nil
-		rolledBack = rolledBack || swarm.UpdateFailed(state.UpdateState)
+		rolledBack = rolledBack || state.UpdateFailed
 	}
 	st.ReadyServices = fmt.Sprintf("%d/%d", ready, len(st.Services))
 	if age := time.Since(s.stack.CreationTimestamp.Time); len(st.Services) == 0 && age < emptyStackGrace {

@@ -128,9 +128,16 @@ func TestSummarize(t *testing.T) {
 		},
 		{
 			name:     "rolled back",
-			services: []kargov1.ServiceState{{Name: "app", Replicas: "1/1", UpdateState: string(dockerswarm.UpdateStateRollbackCompleted), Message: "update rollback_completed"}},
+			services: []kargov1.ServiceState{{Name: "app", Replicas: "1/1", UpdateState: string(dockerswarm.UpdateStateRollbackCompleted), UpdateFailed: true, Message: "update rollback_completed"}},
 			status:   metav1.ConditionFalse, reason: kargov1.RolledBackReason, message: "app: update rollback_completed",
 			stalled: true, readyCount: "0/1", observed: true, requeueAfter: interval,
+		},
+		{
+			name: "rolled back onto the spec wanted, its task starting",
+			services: []kargov1.ServiceState{{Name: "app", Replicas: "0/1", UpdateState: string(dockerswarm.UpdateStateRollbackCompleted),
+				Message: "task failed: task: non-zero exit (3)"}},
+			status: metav1.ConditionFalse, reason: kargov1.ServicesNotReadyReason, message: "app: task failed",
+			readyCount: "0/1", observed: true, requeueAfter: convergencePoll,
 		},
 		{
 			name:     "waiting for a dependency",

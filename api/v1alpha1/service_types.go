@@ -370,6 +370,11 @@ type ServiceState struct {
 	// rollback_started, rollback_paused, rollback_completed.
 	// +optional
 	UpdateState string `json:"updateState,omitempty"`
+	// updateFailed tells whether Swarm paused or rolled back the update to
+	// the spec wanted now: retrying that spec cannot help. A rollback onto
+	// the spec wanted now (a release set back) is not a failure.
+	// +optional
+	UpdateFailed bool `json:"updateFailed,omitempty"`
 	// ready tells whether the service has converged.
 	// +optional
 	Ready bool `json:"ready"`

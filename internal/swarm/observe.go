@@ -19,7 +19,10 @@ type ServiceView struct {
 	Desired     int64
 	Running     int64
 	UpdateState string
-	Ready       bool
+	// UpdateFailed: Swarm paused or rolled back the update to the spec
+	// wanted now. A rollback onto that spec is not a failure.
+	UpdateFailed bool
+	Ready        bool
 	// Message explains why the service is not ready: the newest task error
 	// or the update status message.
 	Message string
@@ -28,10 +31,11 @@ type ServiceView struct {
 // View is the observed state of a listed service (with its task counts,
 // see ListOwned), given its tasks for the reason it is not ready. Ready:
 // running tasks equal desired ones and the last update neither paused nor
-// rolled back, nor still in progress. An update rolled back onto the spec
-// wanted now (desiredHash, the SpecHash of the desired spec, equals the
-// live spec's label: the spec was set back, e.g. by a Promotion rolling a
-// release back) is settled, not failed: no update will come to clear it.
+// rolled back, nor still in progress. An update rolled back (or rolling
+// back) onto the spec wanted now (desiredHash, the SpecHash of the desired
+// spec, equals the live spec's label: the spec was set back, e.g. by a
+// Promotion rolling a release back) has not failed: it is settled, or
+// converging, and no update will come to clear its state.
 func View(svc swarm.Service, tasks []swarm.Task, desiredHash string) ServiceView {
 	view := ServiceView{ID: svc.ID}
 	if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
@@ -41,19 +45,21 @@ func View(svc swarm.Service, tasks []swarm.Task, desiredHash string) ServiceView
 		view.Desired = int64(svc.ServiceStatus.DesiredTasks)
 		view.Running = int64(svc.ServiceStatus.RunningTasks)
 	}
-	updateFailed := false
 	if u := svc.UpdateStatus; u != nil {
 		view.UpdateState = string(u.State)
-		settled := u.State == swarm.UpdateStateRollbackCompleted && desiredHash != "" && svc.Spec.Labels[kargov1.SpecHashLabel] == desiredHash
+		ontoDesired := desiredHash != "" && svc.Spec.Labels[kargov1.SpecHashLabel] == desiredHash
 		switch {
-		case UpdateFailed(view.UpdateState) && !settled:
-			updateFailed = true
+		case u.State == swarm.UpdateStateRollbackStarted && ontoDesired:
+			view.Message = "rolling back onto the spec wanted"
+		case UpdateFailed(view.UpdateState) && !(u.State == swarm.UpdateStateRollbackCompleted && ontoDesired):
+			view.UpdateFailed = true
 			view.Message = fmt.Sprintf("update %s: %s", u.State, u.Message)
 		case u.State == swarm.UpdateStateUpdating:
 			view.Message = "updating"
 		}
 	}
-	view.Ready = !updateFailed && view.Running == view.Desired && view.UpdateState != string(swarm.UpdateStateUpdating)
+	inProgress := view.UpdateState == string(swarm.UpdateStateUpdating) || view.UpdateState == string(swarm.UpdateStateRollbackStarted)
+	view.Ready = !view.UpdateFailed && !inProgress && view.Running == view.Desired
 	if view.Ready {
 		return view
 	}

@@ -22,22 +22,26 @@ func TestViewUpdateStates(t *testing.T) {
 		svc         swarm.Service
 		desiredHash string
 		ready       bool
+		failed      bool
 	}{
-		{"converged", service("", "h1", 1), "h1", true},
-		{"tasks missing", service("", "h1", 0), "h1", false},
-		{"updating", service(swarm.UpdateStateUpdating, "h2", 1), "h2", false},
-		{"update completed", service(swarm.UpdateStateCompleted, "h2", 1), "h2", true},
-		{"paused", service(swarm.UpdateStatePaused, "h2", 1), "h2", false},
-		{"rolled back from the spec wanted", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "h2", false},
-		{"rolled back onto the spec wanted now", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "h1", true},
-		{"rolled back onto it, tasks missing", service(swarm.UpdateStateRollbackCompleted, "h1", 0), "h1", false},
-		{"rolling back onto it", service(swarm.UpdateStateRollbackStarted, "h1", 1), "h1", false},
-		{"rolled back, desired unknown", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "", false},
+		{"converged", service("", "h1", 1), "h1", true, false},
+		{"tasks missing", service("", "h1", 0), "h1", false, false},
+		{"updating", service(swarm.UpdateStateUpdating, "h2", 1), "h2", false, false},
+		{"update completed", service(swarm.UpdateStateCompleted, "h2", 1), "h2", true, false},
+		{"paused", service(swarm.UpdateStatePaused, "h2", 1), "h2", false, true},
+		{"rolled back from the spec wanted", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "h2", false, true},
+		{"rolled back onto the spec wanted now", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "h1", true, false},
+		{"rolled back onto it, tasks missing", service(swarm.UpdateStateRollbackCompleted, "h1", 0), "h1", false, false},
+		{"rolling back onto it", service(swarm.UpdateStateRollbackStarted, "h1", 1), "h1", false, false},
+		{"rolling back from the spec wanted", service(swarm.UpdateStateRollbackStarted, "h1", 1), "h2", false, true},
+		{"rollback onto it paused", service(swarm.UpdateStateRollbackPaused, "h1", 1), "h1", false, true},
+		{"rolled back, desired unknown", service(swarm.UpdateStateRollbackCompleted, "h1", 1), "", false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := View(tc.svc, nil, tc.desiredHash); got.Ready != tc.ready {
-				t.Errorf("Ready = %v, want %v (message %q)", got.Ready, tc.ready, got.Message)
+			got := View(tc.svc, nil, tc.desiredHash)
+			if got.Ready != tc.ready || got.UpdateFailed != tc.failed {
+				t.Errorf("Ready = %v, UpdateFailed = %v; want %v, %v (message %q)", got.Ready, got.UpdateFailed, tc.ready, tc.failed, got.Message)
 			}
 		})
 	}
