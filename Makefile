@@ -86,6 +86,10 @@ test-multinode: envtest-assets swarm-multi-up ## Tests on the 3-node Swarm (plac
 		go test $(GO_TEST_FLAGS) -tags multinode -v ./test/multinode/ 2>&1 | tee $(LOCALBIN)/test-multinode.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic|\s+\S+_test.go)' ; \
 	grep -qE '^(FAIL|panic)' $(LOCALBIN)/test-multinode.log && { echo "multi-node tests failed: see bin/test-multinode.log"; exit 1; } || true
 
+.PHONY: test-quickstart
+test-quickstart: build envtest-assets swarm-up ## The quickstart end to end (up, a release to prod, a broken one rolled back in test, down): hack/test-quickstart.sh.
+	PATH="$$(hack/envtest-assets.sh):$$PATH" hack/test-quickstart.sh
+
 .PHONY: test-stress
 test-stress: ## make test with every core kept busy by hack/stress.sh (a slow, loaded machine).
 	hack/stress.sh $(MAKE) test
