@@ -83,16 +83,16 @@ func UpdateFailed(state string) bool {
 	return false
 }
 
-// taskError returns the error of the newest task that has one, or why the
-// newest pending task waits ("no suitable node").
+// taskError returns the error of the newest task that has one: why it
+// failed, or why it waits ("task pending: no suitable node (...)": Swarm's
+// scheduler puts that in Err too). A task's Message is Swarm's generic
+// text of its state ("pending task scheduling"): taken for a reason, the
+// replacement of a crashed task would hide the crash.
 func taskError(tasks []swarm.Task) string {
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].Meta.UpdatedAt.After(tasks[j].Meta.UpdatedAt) })
 	for _, t := range tasks {
 		if t.Status.Err != "" {
 			return fmt.Sprintf("task %s: %s", t.Status.State, t.Status.Err)
-		}
-		if t.Status.State == swarm.TaskStatePending && t.Status.Message != "" {
-			return fmt.Sprintf("task pending: %s", t.Status.Message)
 		}
 	}
 	return ""

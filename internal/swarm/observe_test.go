@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 
@@ -42,6 +43,41 @@ func TestViewUpdateStates(t *testing.T) {
 			got := View(tc.svc, nil, tc.desiredHash)
 			if got.Ready != tc.ready || got.UpdateFailed != tc.failed {
 				t.Errorf("Ready = %v, UpdateFailed = %v; want %v, %v (message %q)", got.Ready, got.UpdateFailed, tc.ready, tc.failed, got.Message)
+			}
+		})
+	}
+}
+
+func TestTaskError(t *testing.T) {
+	now := time.Now()
+	task := func(age time.Duration, state swarm.TaskState, message, err string) swarm.Task {
+		task := swarm.Task{Status: swarm.TaskStatus{State: state, Message: message, Err: err}}
+		task.UpdatedAt = now.Add(-age)
+		return task
+	}
+	cases := []struct {
+		name  string
+		tasks []swarm.Task
+		want  string
+	}{
+		{"none", nil, ""},
+		{"running, no error", []swarm.Task{task(0, swarm.TaskStateRunning, "started", "")}, ""},
+		{"the newest error", []swarm.Task{
+			task(2*time.Minute, swarm.TaskStateFailed, "started", "task: non-zero exit (2)"),
+			task(time.Minute, swarm.TaskStateFailed, "started", "task: non-zero exit (3)"),
+		}, "task failed: task: non-zero exit (3)"},
+		{"a crash under its pending replacement", []swarm.Task{
+			task(0, swarm.TaskStatePending, "pending task scheduling", ""),
+			task(time.Second, swarm.TaskStateFailed, "started", "task: non-zero exit (1)"),
+		}, "task failed: task: non-zero exit (1)"},
+		{"no node for it", []swarm.Task{
+			task(0, swarm.TaskStatePending, "pending task scheduling", "no suitable node (scheduling constraints not satisfied on 1 node)"),
+		}, "task pending: no suitable node (scheduling constraints not satisfied on 1 node)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := taskError(tc.tasks); got != tc.want {
+				t.Errorf("taskError = %q, want %q", got, tc.want)
 			}
 		})
 	}
