@@ -103,21 +103,17 @@ func (p *project) bind(subject rbacv1.Subject, kind, role string) {
 	}
 	p.g.Expect(rules).NotTo(BeEmpty(), "%s %s has no rules", kind, role)
 	for _, rule := range rules {
-		attrs := authorizationv1.ResourceAttributes{Namespace: p.namespace, Verb: rule.Verbs[0], Group: rule.APIGroups[0]}
-		attrs.Resource, attrs.Subresource, _ = strings.Cut(rule.Resources[0], "/")
+		spec := p.accessReview(rule.Verbs[0], rule.APIGroups[0], rule.Resources[0])
 		if len(rule.ResourceNames) > 0 {
-			attrs.Name = rule.ResourceNames[0]
+			spec.ResourceAttributes.Name = rule.ResourceNames[0]
 		}
-		spec := authorizationv1.SubjectAccessReviewSpec{ResourceAttributes: &attrs}
 		if subject.Kind == rbacv1.GroupKind {
 			spec.User, spec.Groups = "member-of-"+subject.Name, []string{subject.Name}
 		} else {
 			spec.User = subject.Name
 		}
 		p.g.Eventually(func(g Gomega) {
-			review := &authorizationv1.SubjectAccessReview{Spec: spec}
-			g.Expect(k8s.Create(ctx, review)).To(Succeed())
-			g.Expect(review.Status.Allowed).To(BeTrue(), "%s %s/%s granted by %s %s", attrs.Verb, attrs.Resource, attrs.Subresource, kind, role)
+			g.Expect(allowed(g, spec)).To(BeTrue(), "%s %s granted by %s %s", rule.Verbs[0], rule.Resources[0], kind, role)
 		}, timeout, poll).Should(Succeed())
 	}
 }
@@ -149,17 +145,26 @@ func (p *project) approve(c client.Client, stage string) error {
 	return c.Status().Update(ctx, &f)
 }
 
-// may asks the API server (SubjectAccessReview) whether the user may do
-// verb on resource (resource/subresource) in the namespace.
+// may asks the API server whether the user may do verb on a Kargo
+// resource (resource/subresource) in the namespace.
 func (p *project) may(user, verb, resource string) bool {
 	p.t.Helper()
-	res, sub, _ := strings.Cut(resource, "/")
-	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: user,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: p.namespace, Verb: verb, Group: kargov1.GroupVersion.Group, Resource: res, Subresource: sub,
-		},
-	}}
-	p.Create(review)
+	spec := p.accessReview(verb, kargov1.GroupVersion.Group, resource)
+	spec.User = user
+	return allowed(p.g, spec)
+}
+
+// accessReview asks for verb on resource (resource/subresource) of the API
+// group in the namespace; the caller names who asks.
+func (p *project) accessReview(verb, group, resource string) authorizationv1.SubjectAccessReviewSpec {
+	attrs := &authorizationv1.ResourceAttributes{Namespace: p.namespace, Verb: verb, Group: group}
+	attrs.Resource, attrs.Subresource, _ = strings.Cut(resource, "/")
+	return authorizationv1.SubjectAccessReviewSpec{ResourceAttributes: attrs}
+}
+
+// allowed is the API server's answer to a SubjectAccessReview.
+func allowed(g Gomega, spec authorizationv1.SubjectAccessReviewSpec) bool {
+	review := &authorizationv1.SubjectAccessReview{Spec: spec}
+	g.Expect(k8s.Create(ctx, review)).To(Succeed())
 	return review.Status.Allowed
 }
