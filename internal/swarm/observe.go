@@ -49,9 +49,11 @@ func View(svc swarm.Service, tasks []swarm.Task, desiredHash string) ServiceView
 		view.UpdateState = string(u.State)
 		ontoDesired := desiredHash != "" && svc.Spec.Labels[kargov1.SpecHashLabel] == desiredHash
 		switch {
+		case u.State == swarm.UpdateStateRollbackCompleted && ontoDesired:
+			// Settled: ready once its tasks run.
 		case u.State == swarm.UpdateStateRollbackStarted && ontoDesired:
 			view.Message = "rolling back onto the spec wanted"
-		case UpdateFailed(view.UpdateState) && !(u.State == swarm.UpdateStateRollbackCompleted && ontoDesired):
+		case UpdateFailed(view.UpdateState):
 			view.UpdateFailed = true
 			view.Message = fmt.Sprintf("update %s: %s", u.State, u.Message)
 		case u.State == swarm.UpdateStateUpdating:
