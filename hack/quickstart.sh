@@ -288,6 +288,7 @@ cleanup_swarm() {
   done
   # shellcheck disable=SC2086
   [ -z "${ids// /}" ] || { log "removing services the delete left:" $ids; docker service rm $ids >/dev/null || true; }
+  local first=1
   for _ in $(seq 30); do
     left=
     for kind in config secret network volume; do
@@ -298,9 +299,14 @@ cleanup_swarm() {
         for stack in $stacks; do ids="$ids $(docker $kind ls -q --filter "label=swarm.kargo.io/owner=$ns/$stack" || true)"; done
       fi
       [ -n "${ids// /}" ] || continue
+      # Volumes are left by design (Kargo never deletes them); the rest
+      # should have gone with the Stacks.
+      # shellcheck disable=SC2086
+      [ -z "$first" ] || [ $kind = volume ] || log "removing ${kind}s the delete left:" $ids
       # shellcheck disable=SC2086
       docker $kind rm $ids >/dev/null 2>&1 || left="$left $kind"
     done
+    first=
     [ -n "$left" ] || return 0
     sleep 1 # containers of removed services still stopping
   done
